@@ -1,0 +1,118 @@
+"""The user population: many segments of real users, held as numpy arrays.
+
+One Mesa agent stands for all segments so that 10^5-10^6 of them cost a few array operations
+per month, not a Python call each. A segment has a weight (how many real people and firms it
+represents), so the number of segments is a resolution choice, not a different market.
+
+Behaviour per month:
+- adoption follows Bass diffusion, hazard (p + q F) per year, scaled by how cheap AI has
+  become relative to month 0 (`adoption_price_elasticity`, 0 = pure Bass);
+- usage per adopter moves a fraction `adjustment_per_month` of the way (in logs) toward the
+  long-run level  a_i * G(t) * (price / price_0)^(-elasticity), where G(t) is usefulness
+  growing at a rate that halves every `usefulness_halflife_years`, capped by a spending
+  budget per user (so spending, not usage, saturates when AI gets very cheap): constant-elasticity demand with
+  partial adjustment, so the impact elasticity is adjustment x elasticity and the long-run
+  one is the elasticity itself;
+- a share of segments reconsiders its lab each month, choosing by a logit on log price and
+  quality (Gumbel-max sampling).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from model.config import UserConfig
+
+
+class UserPopulation(mesa.Agent):
+    def __init__(
+        self,
+        model: mesa.Model,
+        cfg: UserConfig,
+        reference_price: float,
+        lab_shares: np.ndarray,
+        expected_price_decline: float = 0.0,
+    ) -> None:
+        super().__init__(model)
+        self.cfg = cfg
+        n = cfg.n_segments
+        rng = model.rng
+        self.weight = np.full(n, cfg.potential_users / n)  # real users per segment
+        self.adopted = rng.random(n) < cfg.initial_adoption
+        sd = cfg.usage_dispersion
+        # lognormal base usage with mean tokens_per_user_month (mean-preserving spread)
+        self.log_base = np.log(cfg.tokens_per_user_month) - sd**2 / 2 + sd * rng.standard_normal(n)
+        self.beta = cfg.price_sensitivity * rng.lognormal(-0.125, 0.5, n)
+        self.choice = rng.choice(len(lab_shares), size=n, p=lab_shares)
+        self.reference_price = reference_price  # USD per token at month 0
+        # Users start on a balanced-growth path: prices have been falling at
+        # `expected_price_decline` (log per month), so the price response lags its target by
+        # elasticity x decline / adjustment and keeps growing at elasticity x decline.
+        lag = cfg.demand_elasticity * expected_price_decline / cfg.adjustment_per_month
+        self.anchor_price = (
+            reference_price * np.exp(lag / cfg.demand_elasticity) if lag > 0 else reference_price
+        )
+        # spending cap per segment, proportional to its base usage (heavy users spend more)
+        self.log_budget = (
+            np.log(cfg.max_spend_usd_per_user_month) + self.log_base - np.log(cfg.tokens_per_user_month)
+        )
+        self.price_response = np.zeros(n)  # log usage change due to price, adjusting slowly
+        self.log_usage = self.log_base.copy()  # log tokens per user per month
+        self.served = np.ones(n)  # fraction of desired usage served last month
+
+    # --- measures -------------------------------------------------------------
+    @property
+    def adoption_share(self) -> float:
+        return float(self.weight[self.adopted].sum() / self.weight.sum())
+
+    def desired_tokens_by_lab(self, n_labs: int) -> np.ndarray:
+        """Tokens per month that adopted users want from each lab."""
+        tokens = np.where(self.adopted, self.weight * np.exp(self.log_usage), 0.0)
+        return np.bincount(self.choice, weights=tokens, minlength=n_labs)
+
+    # --- behaviour --------------------------------------------------------------
+    def adopt(self, market_price: float) -> int:
+        """Bass adoption this month; returns the number of segments that adopted."""
+        cfg = self.cfg
+        attractiveness = (market_price / self.reference_price) ** (-cfg.adoption_price_elasticity)
+        rate = (cfg.bass_p + cfg.bass_q * self.adoption_share) / 12.0 * attractiveness
+        hazard = 1.0 - np.exp(-rate)
+        new = ~self.adopted & (self.model.rng.random(self.adopted.size) < hazard)
+        self.adopted |= new
+        return int(new.sum())
+
+    def log_usefulness(self, month: int) -> float:
+        """log G(t): usage growth at constant price, its rate halving every half-life."""
+        cfg = self.cfg
+        rate = np.log(cfg.usefulness_growth_per_year)  # per year at month 0
+        k = np.log(2.0) / cfg.usefulness_halflife_years
+        return float(rate * (1.0 - np.exp(-k * month / 12.0)) / k)
+
+    def adjust_usage(self, lab_prices: np.ndarray, month: int) -> None:
+        """Move the price response part of the way to its long-run level, then cap by budget.
+
+        Usefulness shifts demand at once; the response to price builds up slowly (habits,
+        integrations), so the impact elasticity is adjustment x elasticity.
+        """
+        price = lab_prices[self.choice]
+        target = -self.cfg.demand_elasticity * np.log(price / self.anchor_price)
+        self.price_response += self.cfg.adjustment_per_month * (target - self.price_response)
+        elastic = self.log_base + self.log_usefulness(month) + self.price_response
+        self.log_usage = np.minimum(elastic, self.log_budget - np.log(price))
+
+    def choose_labs(self, lab_prices: np.ndarray, lab_quality: np.ndarray, alive: np.ndarray) -> None:
+        """A share of segments (and all of a dead lab's) re-choose by logit on price and quality."""
+        rng = self.model.rng
+        movers = (rng.random(self.choice.size) < self.cfg.switch_rate_per_month) | ~alive[self.choice]
+        idx = np.flatnonzero(movers)
+        if idx.size == 0:
+            return
+        labs = np.flatnonzero(alive)
+        utility = -self.beta[idx, None] * np.log(lab_prices[labs])[None, :]
+        utility += self.cfg.quality_sensitivity * lab_quality[labs][None, :]
+        utility += rng.gumbel(size=utility.shape)
+        self.choice[idx] = labs[np.argmax(utility, axis=1)]

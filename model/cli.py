@@ -1,0 +1,276 @@
+"""The `aibubble` command: run scenarios, list and inspect them, compare finished runs.
+
+Mistakes a person makes (unknown scenario, bad `--set`, missing run folder) end with one
+`error: ...` line on stderr and exit code 2, never a traceback; bugs in the model still show
+their traceback so they get fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from model.config import ConfigError, describe, load_config, parse_assignment, scenario_names
+
+
+class UserError(click.ClickException):
+    """A user mistake: printed as `error: <message>` with exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def people_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn config mistakes raised anywhere below a command into a one-line UserError."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+def _overrides(assignments: Iterable[str]) -> dict[str, Any]:
+    return dict(parse_assignment(text) for text in assignments)
+
+
+def _command_line() -> str:
+    return shlex.join(["aibubble", *sys.argv[1:]])
+
+
+# label, summary key, formatter: shared by `run` and `compare` so both read the same.
+def _num(fmt: str, scale: float = 1.0, unit: str = "") -> Callable[[Any], str]:
+    """A formatter for one summary number; missing or NaN reads as n/a."""
+
+    def show(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "n/a"
+        v = v * scale
+        if fmt == "d":  # counts may arrive as floats (e.g. from JSON or numpy)
+            v = round(v)
+        return f"{v:{fmt}}{unit}"
+
+    return show
+
+
+SUMMARY_ROWS: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("bubble tripped", "bubble", lambda v: "n/a" if v is None else ("YES" if v else "no")),
+    ("first bubble month", "first_bubble_month", _num("d")),
+    ("months in bubble", "months_in_bubble", _num("d")),
+    ("peak overcapacity", "peak_overcapacity", _num(".1f", 100, " %")),
+    ("capex drawdown", "capex_drawdown", _num(".1f", 100, " %")),
+    ("capex burst", "burst", lambda v: "n/a" if v is None else ("YES" if v else "no")),
+    ("peak capex", "capex_peak_usd_per_month", _num(",.1f", 1e-9, " $bn/month")),
+    ("write-offs", "write_offs_usd", _num(",.1f", 1e-9, " $bn")),
+    ("reabsorption", "reabsorption_months", _num("d", 1, " months")),
+    ("Jevons ratio", "jevons_ratio", _num(".2f")),
+    ("bankruptcies", "bankruptcies", _num("d")),
+    ("final utilization", "final_utilization", _num(".1f", 100, " %")),
+]
+
+
+def _cell(fmt: Callable[[Any], str], value: Any) -> str:
+    try:
+        return fmt(value)
+    except (TypeError, ValueError):  # e.g. a float where an int was expected
+        return str(value)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Agent-based model of the AI compute market: when does an efficiency
+    breakthrough turn the GPU build-out into a bubble?"""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the CLI only writes files; never open a window
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (default: run.seed of the scenario).")
+@click.option("--steps", type=click.IntRange(min=1), help="Months to simulate (default: run.steps).")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, e.g. discovery.jump_size=100 or jump_size=100. Repeatable.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Folder that receives the run folder.",
+)
+@people_errors
+def run(
+    scenario: str, seed: int | None, steps: int | None, assignments: tuple[str, ...], out_dir: Path
+) -> None:
+    """Simulate SCENARIO (a name from config/ or a YAML file) and write a run folder."""
+    overrides = _overrides(assignments)
+    if steps is not None:
+        overrides["run.steps"] = steps
+    if seed is not None:
+        overrides["run.seed"] = seed  # so config.yaml repeats this exact run
+    cfg = load_config(scenario, overrides)
+    seed = cfg.run.seed if seed is None else seed
+
+    # Imported where needed: progress bars and file output matter only to `run`.
+    from tqdm import tqdm
+
+    from model import AIMarketModel
+    from model.output import write_run
+
+    m = AIMarketModel(config=cfg, rng=seed)
+    for _ in tqdm(range(cfg.run.steps), desc=cfg.name, unit="month", file=sys.stderr, disable=None):
+        m.step()
+    try:
+        path = write_run(m, out_dir, cfg.name, _command_line())
+    except OSError as exc:
+        raise UserError(f"{out_dir}: cannot write the run folder ({exc.strerror or exc})") from None
+
+    summary = m.summary()
+    width = max(len(label) for label, _, _ in SUMMARY_ROWS)
+    click.echo(f"{cfg.name}  (seed {seed}, {cfg.run.steps} months)")
+    for label, key, fmt in SUMMARY_ROWS:
+        click.echo(f"  {label:<{width}}  {_cell(fmt, summary.get(key))}")
+    click.echo(f"  {'output':<{width}}  {path}")
+
+
+@main.command()
+def scenarios() -> None:
+    """List the scenarios in config/ with their one-line description."""
+    names = scenario_names()
+    if not names:
+        raise UserError("no scenarios found in config/")
+    width = max(len(n) for n in names)
+    for name in names:
+        try:
+            text = load_config(name).description.strip().splitlines()
+            line = text[0] if text else ""
+        except ConfigError as exc:
+            line = f"(invalid: {exc})"
+        click.echo(f"{name:<{width}}  {line}")
+
+
+@main.command()
+@click.argument("scenario")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key before showing. Repeatable.",
+)
+@people_errors
+def show(scenario: str, assignments: tuple[str, ...]) -> None:
+    """Print every key of the resolved SCENARIO with its value, unit and source."""
+    cfg = load_config(scenario, _overrides(assignments))
+    click.echo(f"{cfg.name}: {cfg.description.strip()}" if cfg.description.strip() else cfg.name)
+    rows = [r for r in describe(cfg) if "." in r["key"]]  # name/description printed above
+    sections: dict[str, list[tuple[str, str, str, str]]] = {}
+    for r in rows:
+        section, _, key = r["key"].partition(".")
+        sections.setdefault(section, []).append((key, _value(r["value"]), str(r["unit"]), str(r["source"])))
+    kw = max(len(k) for rs in sections.values() for k, *_ in rs)
+    vw = max(len(v) for rs in sections.values() for _, v, *_ in rs)
+    uw = max(len(u) for rs in sections.values() for *_, u, _ in rs)
+    for section, items in sections.items():
+        click.echo(f"\n[{section}]")
+        for key, value, unit, source in items:
+            click.echo(f"  {key:<{kw}}  {value:>{vw}}  {unit:<{uw}}  {source}".rstrip())
+
+
+def _value(v: Any) -> str:
+    """Numbers as a person reads them: 1.5e+06 rather than 1500000.0, 0.85 rather than 0.8500."""
+    if isinstance(v, bool) or not isinstance(v, float):
+        return str(v)
+    return f"{v:.6g}"
+
+
+def _load_run(path: Path) -> tuple[Any, dict[str, Any]]:
+    import pandas as pd
+
+    if not path.is_dir():
+        raise UserError(f"{path}: no such run folder")
+    table = path / "model.parquet"
+    if not table.is_file():
+        raise UserError(f"{path}: not a run folder (no model.parquet)")
+    try:
+        frame = pd.read_parquet(table)
+    except Exception as exc:  # a truncated or foreign file: say which one
+        raise UserError(f"{table}: cannot read ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    summary: dict[str, Any] = {}
+    if (path / "summary.json").is_file():
+        try:
+            summary = json.loads((path / "summary.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path / 'summary.json'}: malformed JSON ({exc.msg})") from None
+    return frame, summary
+
+
+def _run_labels(paths: list[Path]) -> list[str]:
+    """Short labels for legends: the scenario part of `<timestamp>_<scenario>` when that is unique."""
+    full = [p.resolve().name for p in paths]
+    short = [re.sub(r"^\d{8}-\d{6}_", "", name) for name in full]
+    labels = [s if short.count(s) == 1 else f for s, f in zip(short, full, strict=True)]
+    # The same folder name under different roots: number them so the plot keeps every run.
+    return [lab if labels.count(lab) == 1 else f"{lab} ({i + 1})" for i, lab in enumerate(labels)]
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PNG to write (default: runs/compare-<timestamp>.png).",
+)
+def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
+    """Overlay the key series of several RUN_DIRS and print their summaries side by side."""
+    from model import plots
+
+    loaded = [(path, *_load_run(path)) for path in run_dirs]
+    frames: dict[str, Any] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    for label, (_, frame, summary) in zip(_run_labels([p for p, *_ in loaded]), loaded, strict=True):
+        frames[label], summaries[label] = frame, summary
+
+    out_png = out_png or Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}.png"
+    fig = plots.compare(frames, title=f"{len(frames)} runs compared")
+    try:
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_png, dpi=110)
+    except OSError as exc:
+        raise UserError(f"{out_png}: cannot write ({exc.strerror or exc})") from None
+
+    labels = list(frames)
+    width = max(len(label) for label, _, _ in SUMMARY_ROWS)
+    cols = [[_cell(fmt, summaries[lab].get(key)) for _, key, fmt in SUMMARY_ROWS] for lab in labels]
+    colw = [max(len(lab), *(len(c) for c in col)) for lab, col in zip(labels, cols, strict=True)]
+    click.echo(" " * (width + 2) + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, colw, strict=True)))
+    for i, (label, _, _) in enumerate(SUMMARY_ROWS):
+        cells = "  ".join(f"{col[i]:>{w}}" for col, w in zip(cols, colw, strict=True))
+        click.echo(f"{label:<{width}}  {cells}")
+    click.echo(f"\nplot: {out_png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Spot market for GPU time: merit-order clearing over arrays, no agents involved.
+
+Units: quantities in H100e-months (one H100-equivalent for one month), prices in USD per
+H100e-hour. Offers are capacity blocks with an ask (operating cost plus a markup), so a glut
+clears near operating cost. Demand has two parts per lab: inference, which labs buy at any
+price up to the cap (their users are waiting), and training, set as a USD budget. Training
+runs are planned at the reference (smoothed) price: above it a budget buys fewer GPUs
+(unit elastic), below it the planned run does not grow until the reference price falls, so
+cheaper compute buys bigger runs, but with a lag. When demand at the cap exceeds supply,
+everyone is rationed pro rata: the scarcity premium and rationing of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HOURS_PER_MONTH = 730.0
+
+
+@dataclass(frozen=True)
+class Clearing:
+    price: float  # USD per H100e-hour
+    inference: np.ndarray  # H100e-months served per lab
+    training: np.ndarray  # H100e-months served per lab
+    dispatched: np.ndarray  # H100e-months sold per offer (input order)
+    demand: float  # H100e-months demanded at the clearing price, before rationing
+    rationed: bool
+
+
+def training_demand(budget_usd: np.ndarray, price: float, reference_price: float = 0.0) -> np.ndarray:
+    """H100e-months of training planned with a USD budget, at `price` given the reference."""
+    return budget_usd / (max(price, reference_price) * HOURS_PER_MONTH)
+
+
+def clear_spot(
+    ask: np.ndarray,
+    capacity: np.ndarray,
+    inference_need: np.ndarray,
+    training_budget_usd: np.ndarray,
+    max_price: float,
+    previous_price: float | None = None,
+    max_change: float | None = None,
+    reference_price: float = 0.0,
+) -> Clearing:
+    """Find the lowest price at which offered capacity covers demand, and dispatch it.
+
+    With `previous_price` and `max_change` (a factor > 1) the posted price moves toward that
+    clearing price by at most the factor per month, as rental prices do; at a posted price
+    above it capacity idles, below it demand is rationed.
+
+    `ask` and `capacity` describe offers; `inference_need` (H100e-months) and
+    `training_budget_usd` are per lab. Supply is a step function of price, demand falls with
+    price, so the price is either an ask (the marginal offer is partly dispatched: glut) or
+    the point where training demand fills the remaining capacity (scarcity), capped at
+    `max_price` (rationing).
+    """
+    order = np.argsort(ask, kind="stable")
+    asks, caps = ask[order], capacity[order]
+    cum = np.cumsum(caps)
+    inelastic = float(inference_need.sum())
+    budget = float(training_budget_usd.sum())
+    price = max_price
+    for k in range(len(asks)):
+        if asks[k] > max_price:
+            break
+        supply = cum[k]
+        if inelastic + budget / (HOURS_PER_MONTH * max(asks[k], reference_price)) <= supply:
+            price = float(asks[k])  # glut: the marginal offer sets the price
+            break
+        if supply <= inelastic:
+            continue
+        fill = budget / (HOURS_PER_MONTH * (supply - inelastic))  # > reference price here
+        upper = asks[k + 1] if k + 1 < len(asks) else np.inf
+        if fill <= min(upper, max_price):
+            price = float(fill)
+            break
+    if previous_price is not None and max_change is not None:
+        price = float(
+            np.clip(price, previous_price / max_change, min(previous_price * max_change, max_price))
+        )
+    train = training_demand(training_budget_usd, price, reference_price)
+    wanted = inference_need + train
+    demand = float(wanted.sum())
+    available = float(caps[asks <= price].sum())
+    rationed = demand > available * (1 + 1e-12)
+    if rationed:
+        share = available / demand if demand > 0 else 0.0
+        got = wanted * share
+        inference = np.minimum(inference_need, got)
+        training = got - inference
+        sold = available
+    else:
+        inference, training, sold = inference_need.astype(float), train, demand
+    taken = np.clip(sold - (cum - caps), 0.0, caps)
+    dispatched = np.empty_like(taken)
+    dispatched[order] = taken
+    return Clearing(price, inference, training, dispatched, demand, rationed)

@@ -1,0 +1,523 @@
+"""Typed, validated scenario configuration.
+
+One pydantic model per section; every field carries its unit and source so that
+`aibubble show` can print them and a reader never guesses what a number means.
+Scenario YAML files in `config/` either hold a full configuration or `extends` another
+scenario and override a few keys.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+
+
+class ConfigError(ValueError):
+    """A user mistake in a scenario file or override: the message is one line for people."""
+
+
+def P(default: Any, unit: str, source: str, **bounds: Any) -> Any:
+    """A parameter with its unit and source attached (shown by `aibubble show`)."""
+    return Field(default, json_schema_extra={"unit": unit, "source": source}, **bounds)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunConfig(Section):
+    steps: int = P(120, "months", "DESIGN.md: default horizon 120 months", ge=1, le=1200)
+    start_year: float = P(2024.0, "calendar year", "hypothesis: month 0 = January 2024", ge=1990, le=2100)
+    seed: int = P(42, "-", "any integer; the default seed of a run", ge=0)
+
+
+class EfficiencyConfig(Section):
+    background_progress_per_year: float = P(
+        2.0,
+        "x per year",
+        "Ho et al. 2024 (Epoch AI): 2.8x/yr in all; 2.0x here is the smooth part, "
+        "stochastic discoveries add the rest (~1.4x/yr)",
+        ge=1.0,
+        le=1000.0,
+    )
+    hardware_doubling_years: float = P(
+        2.5,
+        "years",
+        "Hobbhahn & Besiroglu 2022 (Epoch AI): FLOP/$ doubles every 2.2-2.7 years",
+        gt=0.1,
+        le=50,
+    )
+    tokens_per_h100e_month: float = P(
+        2.0e8,
+        "tokens per H100e-month at month 0",
+        "hypothesis: ~76 tokens/s per GPU averaged over a frontier-heavy mix",
+        gt=0,
+    )
+
+
+class DiscoveryConfig(Section):
+    jump_size: float = P(
+        1.0, "x efficiency", "scenario: size of the scripted discovery; 1 = none", ge=1.0, le=1e4
+    )
+    jump_month: int = P(36, "month", "scenario: month of the scripted discovery", ge=0)
+    open_publication: bool = P(True, "-", "scenario: published openly (True) or kept proprietary")
+    lab: int = P(0, "lab index", "scenario: the lab whose architect makes the scripted discovery", ge=0)
+    implementation_lag_months: int = P(
+        3, "months", "hypothesis: from paper/discovery to production serving", ge=0, le=60
+    )
+    publication_lag_months: int = P(
+        1, "months", "hypothesis: from discovery to open publication", ge=0, le=60
+    )
+    imitation_hazard_per_month: float = P(
+        0.05,
+        "1/month",
+        "hypothesis: a proprietary idea leaks or is re-invented in ~20 months on average",
+        ge=0.0,
+        le=1.0,
+    )
+
+
+class ArchitectConfig(Section):
+    count: int = P(100, "agents", "DESIGN.md: 50-200 architects", ge=0, le=5000)
+    independent_share: float = P(
+        0.3, "fraction", "hypothesis: academic or independent researchers", ge=0, le=1
+    )
+    discoveries_per_year: float = P(
+        0.75,
+        "discoveries per year (all architects)",
+        "hypothesis: with the gain law below adds ~1.4x/yr on top of background progress",
+        ge=0,
+        le=100,
+    )
+    gain_min: float = P(1.1, "x efficiency", "DESIGN.md: gains mostly 1.1-2x", gt=1.0, le=10)
+    gain_tail_alpha: float = P(
+        2.7, "-", "hypothesis: Pareto tail, P(gain>2x)~20%, P(gain>10x)~0.3%", gt=0.2, le=20
+    )
+    gain_max: float = P(100.0, "x efficiency", "DESIGN.md: rarely 10-100x", ge=1.0, le=1e4)
+    openness: float = P(
+        0.6, "probability", "hypothesis: share of lab discoveries published openly", ge=0, le=1
+    )
+
+
+class HyperscalerConfig(Section):
+    count: int = P(6, "agents", "DESIGN.md: 5-10 hyperscalers", ge=1, le=50)
+    initial_capacity_h100e: float = P(
+        1.5e6, "H100e", "Epoch AI ai-chip-counts: ~1.4M H100e shipped 2022-23, ~2/3 held by clouds", gt=0
+    )
+    initial_growth_per_year: float = P(
+        3.0, "x per year", "Epoch AI: installed compute grows ~3.3x/yr (2.7-4.1)", ge=1.0, le=20
+    )
+    opex_usd_per_gpu_hour: float = P(
+        0.45,
+        "USD per physical GPU-hour",
+        "hypothesis: ~1.2 kW all-in at ~$0.08/kWh plus staff and network, below the $1.65 breakeven",
+        gt=0,
+    )
+    ask_markup: float = P(
+        1.0,
+        "fraction over opex",
+        "hypothesis: few large clouds do not rent below ~2x operating cost; the Oct-2025 H100 low "
+        "($1.70, SemiAnalysis) sat near the $1.65 breakeven",
+        ge=0,
+        le=10,
+    )
+    book_life_months: int = P(
+        72, "months", "10-K filings: 6-year server lives (MSFT, GOOGL, CoreWeave)", ge=6, le=240
+    )
+    max_age_months: int = P(
+        108, "months", "hypothesis: 9 years; A100s still rented 6 years on (CALIBRATION.md)", ge=12, le=360
+    )
+    failure_rate_per_year: float = P(
+        0.09, "fraction per year", "[est] from Meta's Llama-3 training report", ge=0, le=1
+    )
+    target_utilization: float = P(0.85, "fraction", "hypothesis: planned headroom", gt=0.1, le=1)
+    forecast_window_months: int = P(12, "months", "hypothesis: trailing window for growth", ge=2, le=60)
+    planning_horizon_months: int = P(
+        6, "months", "hypothesis: capacity is planned this far beyond the lead time", ge=0, le=120
+    )
+    max_forecast_horizon_months: int = P(
+        18, "months", "hypothesis: nobody extrapolates growth further than this", ge=1, le=240
+    )
+    forecast_optimism: float = P(
+        1.0,
+        "x on log growth",
+        "scenario: 1 = extrapolate observed growth; >1 = expect faster growth (mania)",
+        ge=0,
+        le=10,
+    )
+    herding: float = P(
+        0.3, "weight", "hypothesis: weight on competitors' planned capacity growth", ge=0, le=1
+    )
+    order_adjustment_months: float = P(
+        3.0, "months", "hypothesis: share of the capacity gap ordered each month = 1/this", ge=1, le=60
+    )
+    max_growth_per_year: float = P(
+        6.0, "x per year", "hypothesis: cap on forecast growth (data-centre build limits)", ge=1, le=100
+    )
+    core_cash_flow_usd_per_month: float = P(
+        40e9,
+        "USD per month (all hyperscalers)",
+        "company filings: Big-4 operating cash flow ~ $480B in 2024",
+        ge=0,
+    )
+    core_cash_flow_growth_per_year: float = P(
+        1.10, "x per year", "hypothesis: core business growth", ge=0.5, le=3
+    )
+    capex_share_of_core_cash_flow: float = P(
+        0.6,
+        "fraction",
+        "company filings: 2025 capex ~$410B of ~$560B op. cash flow, ~1/2 on servers",
+        ge=0,
+        le=2,
+    )
+    initial_cash_usd: float = P(
+        200e9, "USD (all hyperscalers)", "company filings: Big-4 net cash, rounded", ge=0
+    )
+    max_debt_to_book: float = P(0.5, "fraction of book value", "hypothesis: borrowing capacity", ge=0, le=5)
+    interest_rate_per_year: float = P(
+        0.05, "fraction per year", "hypothesis: investment-grade borrowing", ge=0, le=1
+    )
+    cancellation_penalty: float = P(
+        0.2, "fraction of order value", "hypothesis: deposit forfeited on cancelled GPU orders", ge=0, le=1
+    )
+    discount_rate_per_year: float = P(
+        0.12, "fraction per year", "Latent Space: 12% IRR used for the H100 breakeven", ge=0, le=1
+    )
+
+
+class LabConfig(Section):
+    count: int = P(20, "agents", "DESIGN.md: 10-30 labs", ge=1, le=200)
+    initial_cash_usd: float = P(
+        60e9, "USD (all labs)", "press reports: OpenAI, Anthropic, xAI etc. raised tens of $B by 2024", ge=0
+    )
+    min_markup: float = P(
+        0.0, "fraction over compute cost", "hypothesis: labs do not sell inference below cost", ge=-0.9, le=5
+    )
+    max_markup: float = P(
+        1.0, "fraction over compute cost", "hypothesis: pricing power of a leader", ge=0, le=20
+    )
+    undercut: float = P(0.02, "fraction", "hypothesis: price just under the cheapest rival", ge=0, le=0.5)
+    training_runway_months: float = P(
+        24.0,
+        "months",
+        "hypothesis: labs spend gross profit plus cash/this on training each month (~2-year runway)",
+        ge=1,
+        le=240,
+    )
+    revenue_smoothing_months: float = P(
+        6.0, "months", "hypothesis: training budgets follow revenue with a lag", ge=1, le=60
+    )
+    reserved_share: float = P(
+        0.7,
+        "fraction of inference need",
+        "hypothesis: labs reserve most of their serving base load",
+        ge=0,
+        le=1,
+    )
+    contract_months: int = P(24, "months", "hypothesis: 1-3 year GPU reservations", ge=1, le=120)
+    term_premium: float = P(0.1, "fraction over spot", "hypothesis", ge=-0.5, le=2)
+    conserve_factor: float = P(
+        3.0,
+        "x runway",
+        "hypothesis: labs whose revenue stops growing stretch their cash this much longer",
+        ge=1,
+        le=100,
+    )
+    funding_interval_months: int = P(
+        12, "months", "press reports: frontier labs raise roughly once a year", ge=1, le=120
+    )
+    funding_runway_months: float = P(
+        12, "months of compute spending", "hypothesis: labs raise when cash falls below this", ge=1, le=120
+    )
+    funding_min_growth_per_year: float = P(
+        1.5,
+        "x per year",
+        "hypothesis: investors fund labs whose revenue grows at least this fast",
+        ge=0,
+        le=100,
+    )
+    funding_revenue_years: float = P(
+        2.0,
+        "years of revenue per round",
+        "press reports: OpenAI raised $40B in 2025 on ~$13B revenue (~3x)",
+        ge=0,
+        le=50,
+    )
+    training_quality_exponent: float = P(
+        0.1, "-", "hypothesis: quality ~ (effective training compute)^x", ge=0, le=2
+    )
+
+
+class UserConfig(Section):
+    n_segments: int = P(
+        10_000, "segments", "resolution choice: weights keep the market size fixed", ge=10, le=10_000_000
+    )
+    potential_users: float = P(
+        3.0e9, "people and firms", "hypothesis: over half of the ~5.5B internet users", gt=0
+    )
+    initial_adoption: float = P(0.08, "fraction", "OpenAI: ~100-300M weekly users in 2024", ge=0, le=1)
+    bass_p: float = P(0.03, "per year", "Sultan, Farley & Lehmann 1990: p ~ 0.03", ge=0, le=5)
+    bass_q: float = P(0.38, "per year", "Sultan, Farley & Lehmann 1990: q ~ 0.38", ge=0, le=20)
+    adoption_price_elasticity: float = P(
+        0.05, "-", "hypothesis: cheaper AI widens the adopting market; 0 = pure Bass", ge=0, le=5
+    )
+    tokens_per_user_month: float = P(
+        4.0e5,
+        "tokens per adopted user per month at month 0",
+        "hypothesis: sized so month-0 demand fills ~40% of capacity with inference",
+        gt=0,
+    )
+    max_spend_usd_per_user_month: float = P(
+        100.0,
+        "USD per adopted user per month (average)",
+        "hypothesis: a paid seat plus agent use; caps AI spending at ~$3.6T/yr, ~3% of world GDP",
+        gt=0,
+    )
+    usage_dispersion: float = P(1.0, "sd of log usage", "hypothesis: heavy users vs light users", ge=0, le=5)
+    demand_elasticity: float = P(
+        1.1, "-", "NBER 'The Emerging Market for Intelligence': LLM API elasticity ~ -1.1", ge=0, le=5
+    )
+    adjustment_per_month: float = P(
+        0.1,
+        "fraction of the log gap closed per month",
+        "hypothesis: new uses take a year or two to build (half-life ~7 months); "
+        "short-run elasticity = this x long-run",
+        gt=0,
+        le=1,
+    )
+    usefulness_growth_per_year: float = P(
+        1.8,
+        "x per year at month 0",
+        "hypothesis: usage growth at constant price as models get more useful (reasoning, agents)",
+        ge=0.5,
+        le=20,
+    )
+    usefulness_halflife_years: float = P(
+        2.0, "years", "hypothesis: the usefulness growth rate halves this often (saturation)", gt=0, le=1000
+    )
+    price_sensitivity: float = P(2.0, "logit weight on -log price", "hypothesis", ge=0, le=50)
+    quality_sensitivity: float = P(1.0, "logit weight on quality", "hypothesis", ge=0, le=50)
+    switch_rate_per_month: float = P(
+        0.05, "fraction per month", "hypothesis: share reconsidering their lab", ge=0, le=1
+    )
+
+
+class GpuMarketConfig(Section):
+    price_usd_per_h100e: float = P(
+        40_000.0,
+        "USD per installed H100e",
+        "[est] $26k per H100e (Epoch AI) plus servers, network and data-centre share",
+        gt=0,
+    )
+    production_h100e_per_month: float = P(
+        0.28e6, "H100e per month", "Epoch AI: 3.33M H100e shipped by Nvidia in 2024", gt=0
+    )
+    production_growth_per_year: float = P(
+        2.0, "x per year", "Epoch AI: 3.3M (2024) -> 8.9M (2025), when orders are backlogged", ge=1, le=20
+    )
+    production_growth_halflife_years: float = P(
+        4.0, "years", "hypothesis: fab and packaging expansion slows as the industry matures", gt=0, le=1000
+    )
+    normal_backlog_months: float = P(3.0, "months of production", "hypothesis", gt=0, le=60)
+    min_lead_time_months: int = P(2, "months", "hypothesis: build, ship and install", ge=0, le=36)
+    price_backlog_sensitivity: float = P(
+        0.15, "fraction per month of excess backlog", "hypothesis", ge=0, le=5
+    )
+    max_price_premium: float = P(1.0, "fraction", "hypothesis: allocation premium cap", ge=0, le=10)
+
+
+class ComputeMarketConfig(Section):
+    initial_price_usd_per_gpu_hour: float = P(
+        3.0, "USD per H100e-hour", "SemiAnalysis: $2.99 (Oct 2024) after the $8-12 2023 peak", gt=0
+    )
+    max_price_usd_per_gpu_hour: float = P(
+        12.0, "USD per H100e-hour", "SemiAnalysis: $8-12/hr at the 2023 peak", gt=0
+    )
+    max_price_change_per_month: float = P(
+        1.25,
+        "factor per month",
+        "hypothesis: posted rental prices move at most 25%/month (H100: -80% over ~2 years)",
+        ge=1.0,
+        le=100,
+    )
+    price_smoothing_months: float = P(3.0, "months", "hypothesis: reference price for contracts", ge=1, le=60)
+
+
+class BubbleConfig(Section):
+    utilization_threshold: float = P(
+        0.6, "fraction", "hypothesis; telecom: lit networks ~35% used in 2001", gt=0, lt=1
+    )
+    persistence_months: int = P(6, "months", "hypothesis: a glut, not a blip", ge=1, le=120)
+    growth_window_months: int = P(12, "months", "window for demand vs capacity growth", ge=1, le=120)
+    capex_drawdown_threshold: float = P(
+        0.4, "fraction from peak", "telecom: carrier capex -42% in two years", gt=0, le=1
+    )
+
+
+class Config(Section):
+    """A whole scenario: every number the model uses, nowhere else."""
+
+    name: str = "baseline"
+    description: str = ""
+    run: RunConfig = RunConfig()
+    efficiency: EfficiencyConfig = EfficiencyConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
+    architects: ArchitectConfig = ArchitectConfig()
+    hyperscalers: HyperscalerConfig = HyperscalerConfig()
+    labs: LabConfig = LabConfig()
+    users: UserConfig = UserConfig()
+    gpu_market: GpuMarketConfig = GpuMarketConfig()
+    compute_market: ComputeMarketConfig = ComputeMarketConfig()
+    bubble: BubbleConfig = BubbleConfig()
+
+
+# The headline parameters: model keyword arguments and CLI shortcuts for config key paths.
+HEADLINE: dict[str, str] = {
+    "jump_size": "discovery.jump_size",
+    "jump_month": "discovery.jump_month",
+    "open_publication": "discovery.open_publication",
+    "demand_elasticity": "users.demand_elasticity",
+    "forecast_optimism": "hyperscalers.forecast_optimism",
+    "n_users": "users.n_segments",
+    "steps": "run.steps",
+}
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def resolve_path(scenario: str | Path) -> Path:
+    """A scenario name from `config/` or a path to a YAML file."""
+    text = str(scenario)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or os.sep in text:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such scenario file")
+        return path
+    candidate = CONFIG_DIR / f"{text}.yaml"
+    if not candidate.is_file():
+        raise ConfigError(f"unknown scenario '{text}'; known: {', '.join(scenario_names())}")
+    return candidate
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'extends' forms a cycle")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: key 'extends' must be a scenario name, got {parent!r}")
+    return _merge(_raw(resolve_path(parent), (*seen, path.resolve())), data)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"key '{dotted}': '{key}' is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _format_error(exc: ValidationError, origin: str) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    if err["type"] == "extra_forbidden":
+        return f"{origin}: unknown key '{key}'{more}"
+    return f"{origin}: key '{key}' = {err.get('input')!r}: {err['msg']}{more}"
+
+
+def build(data: dict[str, Any], origin: str) -> Config:
+    """Validate a raw mapping into a Config, turning pydantic errors into one line."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, origin)) from None
+
+
+def load_config(scenario: str | Path = "baseline", overrides: dict[str, Any] | None = None) -> Config:
+    """Load a scenario by name or path and apply `key.path -> value` overrides.
+
+    Headline names (`jump_size`, ...) are accepted as shortcuts for their key paths.
+    """
+    path = resolve_path(scenario)
+    data = _raw(path)
+    data.setdefault("name", path.stem)
+    for key, value in (overrides or {}).items():
+        _set_path(data, HEADLINE.get(key, key), value)
+    return build(data, str(path))
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse a CLI `key.path=value`; the value is read as YAML (numbers, booleans, lists)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set '{text}': expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def describe(config: Config) -> list[dict[str, Any]]:
+    """Every key with its value, unit and source, in file order (for `aibubble show`)."""
+    rows: list[dict[str, Any]] = []
+
+    def walk(section: BaseModel, prefix: str) -> None:
+        for name, field in type(section).model_fields.items():
+            value = getattr(section, name)
+            if isinstance(value, BaseModel):
+                walk(value, f"{prefix}{name}.")
+                continue
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            rows.append(
+                {
+                    "key": prefix + name,
+                    "value": value,
+                    "unit": extra.get("unit", ""),
+                    "source": extra.get("source", ""),
+                }
+            )
+
+    walk(config, "")
+    return rows

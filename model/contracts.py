@@ -1,0 +1,48 @@
+"""Reserved compute: take-or-pay contracts between labs and hyperscalers at a fixed price."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ContractBook:
+    """Active contracts as parallel arrays (lab index, hyperscaler index, H100e, USD/h, end step)."""
+
+    def __init__(self) -> None:
+        self.lab = np.zeros(0, dtype=np.int64)
+        self.host = np.zeros(0, dtype=np.int64)
+        self.h100e = np.zeros(0)
+        self.price = np.zeros(0)  # USD per H100e-hour
+        self.end = np.zeros(0, dtype=np.int64)  # last step the contract is in force
+
+    def add(self, lab: int, host: int, h100e: float, price: float, end: int) -> None:
+        self.lab = np.append(self.lab, lab)
+        self.host = np.append(self.host, host)
+        self.h100e = np.append(self.h100e, h100e)
+        self.price = np.append(self.price, price)
+        self.end = np.append(self.end, end)
+
+    def keep(self, mask: np.ndarray) -> None:
+        self.lab, self.host, self.h100e = self.lab[mask], self.host[mask], self.h100e[mask]
+        self.price, self.end = self.price[mask], self.end[mask]
+
+    def expire(self, step: int) -> None:
+        self.keep(self.end >= step)
+
+    def terminate_lab(self, lab: int) -> float:
+        """Drop a bankrupt lab's contracts; returns the H100e released."""
+        mine = self.lab == lab
+        released = float(self.h100e[mine].sum())
+        self.keep(~mine)
+        return released
+
+    def by_lab(self, n: int) -> np.ndarray:
+        return np.bincount(self.lab, weights=self.h100e, minlength=n)
+
+    def by_host(self, n: int) -> np.ndarray:
+        return np.bincount(self.host, weights=self.h100e, minlength=n)
+
+    def mean_price(self) -> float:
+        """Capacity-weighted price of active contracts (USD per H100e-hour); NaN if none."""
+        total = self.h100e.sum()
+        return float((self.h100e * self.price).sum() / total) if total > 0 else float("nan")

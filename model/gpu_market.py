@@ -1,0 +1,102 @@
+"""The GPU vendor: a FIFO order book against a production capacity.
+
+Orders (H100e, priced when placed) wait in a backlog; each month the vendor ships up to its
+production capacity, oldest first, never earlier than the minimum lead time. The quoted lead
+time and price premium both rise with the backlog measured in months of production, and
+production expands while orders are backlogged. Price per H100e falls with hardware
+price-performance. The vendor is outside the model's agents: its receipts go to the
+`gpu_vendor` account of the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.config import EfficiencyConfig, GpuMarketConfig
+
+
+@dataclass
+class Order:
+    buyer: int  # hyperscaler unique_id
+    h100e: float
+    price_usd_per_h100e: float
+    placed: int  # step
+
+
+@dataclass
+class GpuVendor:
+    cfg: GpuMarketConfig
+    hw: EfficiencyConfig
+    production_h100e_per_month: float
+    backlog: list[Order] = field(default_factory=list)
+
+    @property
+    def backlog_h100e(self) -> float:
+        return sum(o.h100e for o in self.backlog)
+
+    @property
+    def backlog_months(self) -> float:
+        return self.backlog_h100e / self.production_h100e_per_month
+
+    def hardware_performance(self, step: float) -> float:
+        """H100e per physical GPU bought at `step` (month 0 = 1): FLOP/$ doubling."""
+        return 2.0 ** (step / (12.0 * self.hw.hardware_doubling_years))
+
+    def monthly_growth(self, step: int) -> float:
+        """Log growth of production per backlogged month; the rate halves every half-life."""
+        decay = 0.5 ** (max(step, 0) / (12.0 * self.cfg.production_growth_halflife_years))
+        return float(np.log(self.cfg.production_growth_per_year) / 12 * decay)
+
+    def lead_time_months(self) -> float:
+        return self.cfg.min_lead_time_months + self.backlog_months
+
+    def price_usd_per_h100e(self, step: int) -> float:
+        base = self.cfg.price_usd_per_h100e / self.hardware_performance(step)
+        excess = max(0.0, self.backlog_months - self.cfg.normal_backlog_months)
+        premium = min(self.cfg.max_price_premium, self.cfg.price_backlog_sensitivity * excess)
+        return base * (1.0 + premium)
+
+    def place(self, buyer: int, h100e: float, step: int) -> Order:
+        order = Order(buyer, h100e, self.price_usd_per_h100e(step), step)
+        self.backlog.append(order)
+        return order
+
+    def cancel(self, buyer: int, h100e: float) -> list[Order]:
+        """Cancel up to `h100e` of the buyer's newest orders; returns the cancelled parts."""
+        cancelled: list[Order] = []
+        for order in reversed(self.backlog):
+            if h100e <= 1e-9:
+                break
+            if order.buyer != buyer:
+                continue
+            cut = min(order.h100e, h100e)
+            order.h100e -= cut
+            h100e -= cut
+            cancelled.append(Order(buyer, cut, order.price_usd_per_h100e, order.placed))
+        self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
+        return cancelled
+
+    def ship(self, step: int) -> list[Order]:
+        """Ship this month's production, oldest orders first; grow production if backlogged."""
+        room = self.production_h100e_per_month
+        shipped: list[Order] = []
+        for order in self.backlog:
+            if room <= 0:
+                break
+            if step - order.placed < self.cfg.min_lead_time_months:
+                continue
+            part = min(order.h100e, room)
+            order.h100e -= part
+            room -= part
+            shipped.append(Order(order.buyer, part, order.price_usd_per_h100e, order.placed))
+        self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
+        if self.backlog_months > self.cfg.normal_backlog_months:
+            self.production_h100e_per_month *= np.exp(self.monthly_growth(step))
+        return shipped
+
+    def pending(self, buyer: int) -> tuple[float, float]:
+        """(H100e, USD value) of the buyer's undelivered orders."""
+        mine = [o for o in self.backlog if o.buyer == buyer]
+        return sum(o.h100e for o in mine), sum(o.h100e * o.price_usd_per_h100e for o in mine)
