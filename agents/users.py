@@ -5,8 +5,8 @@ per month, not a Python call each. A segment has a weight (how many real people 
 represents), so the number of segments is a resolution choice, not a different market.
 
 Behaviour per month:
-- adoption follows Bass diffusion, hazard (p + q F) per year, scaled by how cheap AI has
-  become relative to month 0 (`adoption_price_elasticity`, 0 = pure Bass);
+- adoption follows Bass diffusion (p + q F per year), its clock sped up by how cheap AI
+  has become relative to month 0 (`adoption_price_elasticity`, 0 = pure Bass);
 - usage per adopter moves a fraction `adjustment_per_month` of the way (in logs) toward the
   long-run level  a_i * G(t) * (price / price_0)^(-elasticity), where G(t) is usefulness
   growing at a rate that halves every `usefulness_halflife_years`, capped by a spending
@@ -76,12 +76,26 @@ class UserPopulation(mesa.Agent):
 
     # --- behaviour --------------------------------------------------------------
     def adopt(self, market_price: float) -> int:
-        """Bass adoption this month; returns the number of segments that adopted."""
+        """Bass adoption this month; returns the number of segments that adopted.
+
+        The monthly adoption probability of a non-adopter is the exact one-month solution
+        of the Bass equation F' = (p + qF)(1 - F) from today's F (its complement 1 - F
+        solves a Bernoulli equation), so the expected path is the closed-form curve, not an
+        Euler approximation of it. Cheaper AI speeds the clock (`adoption_price_elasticity`).
+        """
         cfg = self.cfg
+        p, q = cfg.bass_p, cfg.bass_q
+        if p + q <= 0:
+            return 0
         attractiveness = (market_price / self.reference_price) ** (-cfg.adoption_price_elasticity)
-        rate = (cfg.bass_p + cfg.bass_q * self.adoption_share) / 12.0 * attractiveness
-        hazard = 1.0 - np.exp(-rate)
-        new = ~self.adopted & (self.model.rng.random(self.adopted.size) < hazard)
+        dt = attractiveness / 12.0  # years
+        left = 1.0 - self.adoption_share
+        if left <= 0:
+            return 0
+        k = q / (p + q)
+        inverse_left = k + (1.0 / left - k) * np.exp((p + q) * dt)
+        probability = 1.0 - 1.0 / (left * inverse_left)
+        new = ~self.adopted & (self.model.rng.random(self.adopted.size) < probability)
         self.adopted |= new
         return int(new.sum())
 

@@ -71,10 +71,11 @@ def clear_spot(
             break
         if supply <= inelastic:
             continue
-        fill = budget / (HOURS_PER_MONTH * (supply - inelastic))  # > reference price here
-        upper = asks[k + 1] if k + 1 < len(asks) else np.inf
-        if fill <= min(upper, max_price):
-            price = float(fill)
+        # training budgets fill the room left by inference at a price above the reference
+        room = supply - inelastic
+        ceiling = min(asks[k + 1] if k + 1 < len(asks) else np.inf, max_price)
+        if budget <= HOURS_PER_MONTH * room * ceiling:
+            price = float(budget / (HOURS_PER_MONTH * room))
             break
     if previous_price is not None and max_change is not None:
         price = float(
@@ -92,8 +93,8 @@ def clear_spot(
         training = got - inference
         sold = available
     else:
-        inference, training, sold = inference_need.astype(float), train, demand
-    taken = np.clip(sold - (cum - caps), 0.0, caps)
+        inference, training, sold = inference_need.astype(float), train, min(demand, available)
+    taken = np.where(asks <= price, np.clip(sold - (cum - caps), 0.0, caps), 0.0)
     dispatched = np.empty_like(taken)
     dispatched[order] = taken
     return Clearing(price, inference, training, dispatched, demand, rationed)

@@ -443,7 +443,9 @@ def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: key 'extends' must be a scenario name, got {parent!r}")
-    return _merge(_raw(resolve_path(parent), (*seen, path.resolve())), data)
+    base = _raw(resolve_path(parent), (*seen, path.resolve()))
+    base.pop("name", None)  # a scenario is named by its own file, not its parent's
+    return _merge(base, data)
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

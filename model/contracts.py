@@ -42,7 +42,7 @@ class ContractBook:
     def by_host(self, n: int) -> np.ndarray:
         return np.bincount(self.host, weights=self.h100e, minlength=n)
 
-    def mean_price(self) -> float:
-        """Capacity-weighted price of active contracts (USD per H100e-hour); NaN if none."""
+    def mean_price(self, fallback: float) -> float:
+        """Capacity-weighted price of active contracts (USD per H100e-hour); `fallback` if none."""
         total = self.h100e.sum()
-        return float((self.h100e * self.price).sum() / total) if total > 0 else float("nan")
+        return float((self.h100e * self.price).sum() / total) if total > 0 else fallback

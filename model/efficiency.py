@@ -70,6 +70,8 @@ class Diffusion:
         now = m.steps
         lag = self.cfg.implementation_lag_months
         for did, mask in list(self.unreached.items()):
+            if self.discoveries[did].step == now:
+                continue  # rivals can only start copying from the month after
             hits = mask & (m.rng.random(mask.size) < self.cfg.imitation_hazard_per_month)
             for i in np.flatnonzero(hits):
                 self.due[now + lag].append((int(i), did, "imitation"))

@@ -33,17 +33,18 @@ from model.gpu_market import GpuVendor
 from model.ledger import Ledger
 from model.metrics import BubbleTracker, run_summary
 
+# Agent-level names differ from model-level ones: mesa.batch_run merges both into one row.
 HYPERSCALER_REPORTERS = {
     "installed_h100e": "installed",
-    "utilization": "utilization",
+    "fleet_utilization": "utilization",
     "orders_h100e": "orders",
     "cancellations_h100e": "cancellations",
     "deliveries_h100e": "deliveries",
-    "capex_usd": "capex",
+    "fleet_capex_usd": "capex",
     "revenue_usd": "revenue",
     "profit_usd": "profit",
-    "write_downs_usd": "write_downs",
-    "book_value_usd": "book_value",
+    "fleet_write_downs_usd": "write_downs",
+    "fleet_book_value_usd": "book_value",
     "cash_usd": "cash",
     "debt_usd": "debt",
     "planned_growth": "planned_growth",
@@ -51,13 +52,13 @@ HYPERSCALER_REPORTERS = {
 LAB_REPORTERS = {
     "alive": "alive",
     "efficiency": "efficiency",
-    "token_price_usd_per_mtok": "price_per_mtok",
+    "price_usd_per_mtok": "price_per_mtok",
     "market_share": "share",
     "revenue_usd": "revenue",
     "compute_spend_usd": "compute_spend",
     "inference_h100e": "inference_h100e",
     "training_h100e": "training_h100e",
-    "tokens_served": "tokens_served",
+    "lab_tokens_served": "tokens_served",
     "quality": "quality",
     "cash_usd": "cash",
 }
@@ -120,7 +121,8 @@ class AIMarketModel(mesa.Model):
         self._initial_contracts()
         self.bubble = BubbleTracker(cfg.bubble)
         self.metrics: dict[str, float] = {}
-        self._observe(None, used=self.total_installed * cfg.hyperscalers.target_utilization)
+        installed = self.total_installed
+        self._observe(None, used=installed * cfg.hyperscalers.target_utilization, available=installed)
         self.datacollector = mesa.DataCollector(
             model_reporters={c: (lambda m, c=c: m.metrics[c]) for c in self.metrics},
             agenttype_reporters={
@@ -253,10 +255,11 @@ class AIMarketModel(mesa.Model):
         self._service(t)
         need = self._inference_need()
         self._contracts(t, need)
+        available = self.total_installed  # capacity in service this month
         clearing, reserved_used, reserved_cohorts, served = self._compute(need)
         self._money(t, clearing, served)
         self._fleet(t, clearing, reserved_cohorts)
-        self._observe(clearing, used=reserved_used + float(clearing.dispatched.sum()))
+        self._observe(clearing, used=reserved_used + float(clearing.dispatched.sum()), available=available)
         self.datacollector.collect(self)
         if t >= self.config.run.steps:
             self.running = False
@@ -567,8 +570,12 @@ class AIMarketModel(mesa.Model):
             hs.debt -= repay
 
     # ------------------------------------------------------------------ observation
-    def _observe(self, clearing, used: float) -> None:
-        """Model-level measures for the data collector and the bubble indicators."""
+    def _observe(self, clearing, used: float, available: float) -> None:
+        """Model-level measures for the data collector and the bubble indicators.
+
+        Utilization is use over the capacity in service during the month; installed capacity
+        is the stock at the month's end (after deliveries, failures and retirements).
+        """
         installed = self.total_installed
         labs = [lab for lab in self.labs if lab.alive]
         tokens = sum(lab.tokens_served for lab in labs)
@@ -578,7 +585,7 @@ class AIMarketModel(mesa.Model):
         shares = np.array([lab.share for lab in labs]) if labs else np.array([1.0])
         backlog = self.vendor.backlog_h100e
         book = sum(hs.book_value for hs in self.hyperscalers)
-        utilization = min(used / installed, 1.0) if installed > 0 else 0.0
+        utilization = min(used / available, 1.0) if available > 0 else 0.0
         capex = self.ledger.flow("capex")
         m = {
             "year": self.config.run.start_year + self.steps / 12,
@@ -588,7 +595,7 @@ class AIMarketModel(mesa.Model):
             "unmet_compute_h100e": max(demand - used, 0.0),
             "utilization": utilization,
             "spot_price_usd_per_gpu_hour": self.spot_price,
-            "reserved_price_usd_per_gpu_hour": self.contracts.mean_price(),
+            "reserved_price_usd_per_gpu_hour": self.contracts.mean_price(fallback=self.spot_price),
             "capex_usd": capex,
             "gpu_orders_h100e": sum(hs.orders for hs in self.hyperscalers),
             "gpu_cancellations_h100e": sum(hs.cancellations for hs in self.hyperscalers),

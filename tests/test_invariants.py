@@ -1,0 +1,135 @@
+"""Accounting identities and physical sanity, step by step, also over random valid configs.
+
+Money: every dollar moves through the ledger, so all balances (agents and the outside
+world) sum to zero, and each class of agents' cash changes by exactly its recorded flows.
+GPUs: installed stock and the vendor's backlog change only by deliveries, failures,
+retirements, orders and cancellations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model import AIMarketModel
+from model.config import load_config
+
+NON_NEGATIVE = [
+    "installed_capacity_h100e",
+    "compute_demand_h100e",
+    "compute_used_h100e",
+    "spot_price_usd_per_gpu_hour",
+    "reserved_price_usd_per_gpu_hour",
+    "capex_usd",
+    "gpu_orders_h100e",
+    "gpu_backlog_h100e",
+    "gpu_price_usd_per_h100e",
+    "token_price_usd_per_mtok",
+    "tokens_served",
+    "ai_spending_usd",
+    "write_downs_usd",
+    "book_value_usd",
+    "stranded_book_value_usd",
+    "hyperscaler_cash_usd",
+    "hyperscaler_debt_usd",
+    "lab_cash_usd",
+]
+
+
+def _cash(model: AIMarketModel) -> tuple[float, float]:
+    return sum(h.cash for h in model.hyperscalers), sum(lab.cash for lab in model.labs)
+
+
+def step_and_check(model: AIMarketModel, steps: int) -> None:
+    """Step the model, asserting every identity after each month."""
+    for _ in range(steps):
+        hs_before, labs_before = _cash(model)
+        installed, backlog = model.total_installed, model.vendor.backlog_h100e
+        model.step()
+        f = model.ledger.flow
+        m = model.metrics
+        scale = 1.0 + sum(model.ledger.step_flows.values())
+
+        total = sum(_cash(model)) + sum(model.ledger.external.values())
+        assert abs(total) <= 1e-9 * max(scale, 1e12), "money created or destroyed"
+
+        hs_after, labs_after = _cash(model)
+        hs_flows = (
+            f("capital_allocation") + f("compute_rent") + f("borrowing")
+            - f("opex") - f("interest") - f("repayment") - f("capex") - f("cancellation_penalty")
+        )  # fmt: skip
+        lab_flows = f("ai_spending") + f("funding") - f("compute_rent") - f("liquidation")
+        assert math.isclose(hs_after - hs_before, hs_flows, rel_tol=1e-9, abs_tol=1e-3 * scale * 1e-6)
+        assert math.isclose(labs_after - labs_before, lab_flows, rel_tol=1e-9, abs_tol=1e-3 * scale * 1e-6)
+        assert math.isclose(m["ai_spending_usd"], f("ai_spending"))
+        assert math.isclose(m["capex_usd"], f("capex"))
+
+        gpu_change = m["gpu_deliveries_h100e"] - m["gpu_failed_h100e"] - m["gpu_retired_h100e"]
+        assert math.isclose(
+            model.total_installed - installed, gpu_change, rel_tol=1e-9, abs_tol=1e-6 * installed
+        )
+        order_change = m["gpu_orders_h100e"] - m["gpu_cancellations_h100e"] - m["gpu_deliveries_h100e"]
+        assert math.isclose(
+            model.vendor.backlog_h100e - backlog, order_change, rel_tol=1e-9, abs_tol=1e-6 * installed
+        )
+
+        for key, value in m.items():
+            assert not (isinstance(value, float) and math.isnan(value)), key
+        for key in NON_NEGATIVE:
+            assert m[key] >= -1e-9 * max(1.0, abs(m[key])), key
+        assert 0.0 <= m["utilization"] <= 1.0
+        assert m["compute_used_h100e"] <= installed * (1 + 1e-9)  # capacity in service this month
+        assert all(h.cash >= 0 and h.debt >= 0 for h in model.hyperscalers)
+        assert all(lab.cash >= -1e-6 for lab in model.labs)
+        assert all((h.h100e >= 0).all() and (h.book >= -1e-6).all() for h in model.hyperscalers)
+
+
+def test_money_and_gpus_are_conserved_every_month_of_the_sudden_shock():
+    step_and_check(AIMarketModel(scenario="sudden-100x", n_users=2000), 120)
+
+
+def test_money_and_gpus_are_conserved_in_the_mania():
+    step_and_check(AIMarketModel(scenario="demand-mania", n_users=2000), 120)
+
+
+def test_users_pay_labs_exactly_for_tokens_served():
+    model = AIMarketModel(n_users=2000)
+    step_and_check(model, 6)
+    paid = sum(lab.revenue for lab in model.labs)
+    served = sum(lab.tokens_served * lab.price for lab in model.labs if lab.alive)
+    assert math.isclose(paid, served, rel_tol=1e-9)
+
+
+configs = st.fixed_dictionaries(
+    {
+        "discovery.jump_size": st.floats(1.0, 1000.0),
+        "discovery.jump_month": st.integers(0, 30),
+        "discovery.open_publication": st.booleans(),
+        "users.demand_elasticity": st.floats(0.1, 3.0),
+        "users.adjustment_per_month": st.floats(0.01, 1.0),
+        "users.n_segments": st.integers(50, 1500),
+        "hyperscalers.forecast_optimism": st.floats(0.1, 5.0),
+        "hyperscalers.herding": st.floats(0.0, 1.0),
+        "hyperscalers.count": st.integers(1, 8),
+        "hyperscalers.ask_markup": st.floats(0.0, 3.0),
+        "labs.count": st.integers(1, 25),
+        "labs.reserved_share": st.floats(0.0, 1.0),
+        "labs.contract_months": st.integers(1, 36),
+        "architects.count": st.integers(0, 60),
+        "architects.discoveries_per_year": st.floats(0.0, 6.0),
+        "compute_market.max_price_change_per_month": st.floats(1.0, 5.0),
+        "gpu_market.production_growth_per_year": st.floats(1.0, 6.0),
+    }
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=configs, seed=st.integers(0, 2**31 - 1))
+def test_identities_hold_over_random_valid_configs(overrides, seed):
+    cfg = load_config("baseline", overrides)
+    model = AIMarketModel(config=cfg, rng=seed)
+    step_and_check(model, 40)
+    assert np.isfinite(model.model_frame().select_dtypes("number").to_numpy()).all()

@@ -1,0 +1,56 @@
+"""The thesis, scenario by scenario (DESIGN.md): the outcomes a user should reproduce."""
+
+from __future__ import annotations
+
+
+def test_sudden_open_100x_discovery_trips_the_bubble_indicator(scenario_runs):
+    summary = scenario_runs["sudden-100x"].summary()
+    assert summary["bubble"]
+    assert summary["first_bubble_month"] > scenario_runs["sudden-100x"].config.discovery.jump_month
+    assert summary["peak_overcapacity"] > 0.5
+    assert summary["capex_drawdown"] > 0.4
+
+
+def test_baseline_and_gradual_progress_do_not_trip_it(scenario_runs):
+    assert not scenario_runs["baseline"].summary()["bubble"]
+    assert not scenario_runs["gradual-10x"].summary()["bubble"]
+
+
+def test_deepseek_shock_ends_with_more_capacity_than_before_it(scenario_runs):
+    model = scenario_runs["deepseek-2025"]
+    df = model.model_frame()
+    before = df["installed_capacity_h100e"].iloc[model.config.discovery.jump_month - 1]
+    assert df["installed_capacity_h100e"].iloc[-1] > before
+    assert not model.summary()["bubble"]
+
+
+def test_demand_mania_trips_it_without_any_efficiency_shock(scenario_runs):
+    model = scenario_runs["demand-mania"]
+    assert model.config.discovery.jump_size == 1.0
+    assert model.summary()["bubble"]
+
+
+def test_the_shock_raises_efficiency_by_its_size_within_the_diffusion_lag(scenario_runs):
+    model = scenario_runs["sudden-100x"]
+    d = model.config.discovery
+    df = model.model_frame()
+    lag = d.publication_lag_months + d.implementation_lag_months
+    before = df["mean_adopted_efficiency"].iloc[d.jump_month - 1]
+    after = df["mean_adopted_efficiency"].iloc[d.jump_month + lag]
+    assert after / before > d.jump_size  # the jump plus background progress
+
+
+def test_summary_reports_every_headline_measure(scenario_runs):
+    summary = scenario_runs["sudden-100x"].summary()
+    for key in (
+        "peak_overcapacity",
+        "months_in_bubble",
+        "capex_drawdown",
+        "write_offs_usd",
+        "reabsorption_months",
+        "jevons_ratio",
+        "bankruptcies",
+    ):
+        assert key in summary
+    assert summary["write_offs_usd"] > 0
+    assert summary["jevons_ratio"] is not None
