@@ -486,7 +486,8 @@ def load_config(scenario: str | Path = "baseline", overrides: dict[str, Any] | N
     data.setdefault("name", path.stem)
     for key, value in (overrides or {}).items():
         _set_path(data, HEADLINE.get(key, key), value)
-    return build(data, str(path))
+    origin = f"{path} with --set {', '.join(map(str, overrides))}" if overrides else str(path)
+    return build(data, origin)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -15,12 +15,14 @@ class ContractBook:
         self.price = np.zeros(0)  # USD per H100e-hour
         self.end = np.zeros(0, dtype=np.int64)  # last step the contract is in force
 
-    def add(self, lab: int, host: int, h100e: float, price: float, end: int) -> None:
-        self.lab = np.append(self.lab, lab)
-        self.host = np.append(self.host, host)
-        self.h100e = np.append(self.h100e, h100e)
-        self.price = np.append(self.price, price)
-        self.end = np.append(self.end, end)
+    def add(self, lab, host, h100e, price: float, end) -> None:
+        """Sign contracts (scalars or arrays of equal length) in one go."""
+        n = np.broadcast(lab, host, h100e, end).size
+        self.lab = np.concatenate([self.lab, np.broadcast_to(lab, n).astype(np.int64)])
+        self.host = np.concatenate([self.host, np.broadcast_to(host, n).astype(np.int64)])
+        self.h100e = np.concatenate([self.h100e, np.broadcast_to(h100e, n).astype(float)])
+        self.price = np.concatenate([self.price, np.full(n, price)])
+        self.end = np.concatenate([self.end, np.broadcast_to(end, n).astype(np.int64)])
 
     def keep(self, mask: np.ndarray) -> None:
         self.lab, self.host, self.h100e = self.lab[mask], self.host[mask], self.h100e[mask]

@@ -222,9 +222,10 @@ class AIMarketModel(mesa.Model):
         hosts = np.array([hs.installed for hs in self.hyperscalers])
         for lab in self.labs:
             amount = lab.reservation_target(need[lab.index])
-            for j, host_share in enumerate(hosts / hosts.sum()):
-                end = int(self.rng.integers(1, cfg.contract_months + 1))
-                self.contracts.add(lab.index, j, amount * host_share, self.spot_price, end)
+            ends = self.rng.integers(1, cfg.contract_months + 1, size=hosts.size)
+            self.contracts.add(
+                lab.index, np.arange(hosts.size), amount * hosts / hosts.sum(), self.spot_price, ends
+            )
 
     # ------------------------------------------------------------------ measures
     @property
@@ -318,8 +319,8 @@ class AIMarketModel(mesa.Model):
                 continue
             take = min(want, room)
             split = take * free / room
-            for j in np.flatnonzero(split > 0):
-                self.contracts.add(lab.index, int(j), float(split[j]), price, t + cfg.contract_months - 1)
+            hosts = np.flatnonzero(split > 0)
+            self.contracts.add(lab.index, hosts, split[hosts], price, t + cfg.contract_months - 1)
             free -= split
 
     def _compute(self, need: np.ndarray):
@@ -432,9 +433,13 @@ class AIMarketModel(mesa.Model):
             self.ledger.transfer("investors", lab, raise_usd, "funding")
             self.events.add(t, lab.unique_id, "lab", "funding", "revenue growth", raise_usd)
         paid_share = min(1.0, lab.cash / total) if total > 0 else 1.0
-        for j, bill in enumerate(bills):
-            self.ledger.transfer(lab, self.hyperscalers[j], bill * paid_share, "compute_rent")
-            self._host_revenue[j] += bill * paid_share
+        payments = bills * paid_share
+        last = int(np.flatnonzero(payments)[-1]) if payments.any() else -1
+        for j, amount in enumerate(payments):
+            if paid_share < 1.0 and j == last:  # a failing lab pays out exactly the cash it has
+                amount = max(lab.cash, 0.0)
+            self.ledger.transfer(lab, self.hyperscalers[j], float(amount), "compute_rent")
+            self._host_revenue[j] += float(amount)
         lab.record_costs(total * paid_share, total * paid_share * inference_share)
         if paid_share < 1.0:
             self._bankrupt(t, lab, total * (1 - paid_share))
@@ -581,8 +586,6 @@ class AIMarketModel(mesa.Model):
         tokens = sum(lab.tokens_served for lab in labs)
         spending = self.ledger.flow("ai_spending")
         demand = used if clearing is None else used - float(clearing.dispatched.sum()) + clearing.demand
-        efficiencies = np.array([lab.efficiency for lab in labs]) if labs else np.array([np.nan])
-        shares = np.array([lab.share for lab in labs]) if labs else np.array([1.0])
         backlog = self.vendor.backlog_h100e
         book = sum(hs.book_value for hs in self.hyperscalers)
         utilization = min(used / available, 1.0) if available > 0 else 0.0
@@ -606,18 +609,14 @@ class AIMarketModel(mesa.Model):
             "gpu_production_h100e_per_month": self.vendor.production_h100e_per_month,
             "gpu_price_usd_per_h100e": self.vendor.price_usd_per_h100e(self.steps),
             "gpu_lead_time_months": self.vendor.lead_time_months(),
-            "token_price_usd_per_mtok": 1e6 * spending / tokens
-            if tokens > 0
-            else float(np.mean([lab.price for lab in labs] or [np.nan])) * 1e6,
+            "token_price_usd_per_mtok": self._token_price(labs, spending, tokens),
             "tokens_served": tokens,
             "tokens_demanded": sum(lab.tokens_demanded for lab in labs),
             "ai_spending_usd": spending,
             "lab_funding_usd": self.ledger.flow("funding"),
             "compute_rent_usd": self.ledger.flow("compute_rent"),
             "frontier_efficiency": self.background_efficiency * self.diffusion.frontier_gain,
-            "mean_adopted_efficiency": float((efficiencies * shares).sum() / shares.sum())
-            if shares.sum() > 0
-            else float(efficiencies.mean()),
+            "mean_adopted_efficiency": self._adopted_efficiency(labs),
             "write_downs_usd": sum(hs.write_downs for hs in self.hyperscalers),
             "book_value_usd": book,
             "stranded_book_value_usd": book * (1 - utilization),
@@ -632,6 +631,23 @@ class AIMarketModel(mesa.Model):
         }
         m.update(self.bubble.update(installed, demand, utilization, capex))
         self.metrics = m
+
+    def _adopted_efficiency(self, labs: list[AILab]) -> float:
+        """Share-weighted efficiency of the living labs (last value when none is left)."""
+        if not labs:
+            return self.metrics.get("mean_adopted_efficiency", 1.0)
+        efficiency = np.array([lab.efficiency for lab in labs])
+        shares = np.array([lab.share for lab in labs])
+        return float(np.average(efficiency, weights=shares) if shares.sum() > 0 else efficiency.mean())
+
+    def _token_price(self, labs: list[AILab], spending: float, tokens: float) -> float:
+        """USD per million tokens served; the quoted mean when nothing is served, and the
+        last value when no lab is left to quote one."""
+        if tokens > 0:
+            return 1e6 * spending / tokens
+        if labs:
+            return 1e6 * float(np.mean([lab.price for lab in labs]))
+        return self.metrics.get("token_price_usd_per_mtok", 0.0)
 
     # ------------------------------------------------------------------ outputs
     def model_frame(self) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Wall-clock and memory benchmarks of AIMarketModel; run with `python -m benchmarks`."""
