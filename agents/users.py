@@ -14,7 +14,7 @@ Behaviour per month:
   partial adjustment, so the impact elasticity is adjustment x elasticity and the long-run
   one is the elasticity itself;
 - a share of segments reconsiders its lab each month, choosing by a logit on log price and
-  quality (Gumbel-max sampling).
+  quality.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class UserPopulation(mesa.Agent):
         self.cfg = cfg
         n = cfg.n_segments
         rng = model.rng
-        self.weight = np.full(n, cfg.potential_users / n)  # real users per segment
+        self.weight = cfg.potential_users / n  # real users (people and firms) per segment
         self.adopted = rng.random(n) < cfg.initial_adoption
+        self.adopted_count = int(self.adopted.sum())
         sd = cfg.usage_dispersion
         # lognormal base usage with mean tokens_per_user_month (mean-preserving spread)
         self.log_base = np.log(cfg.tokens_per_user_month) - sd**2 / 2 + sd * rng.standard_normal(n)
@@ -56,23 +57,29 @@ class UserPopulation(mesa.Agent):
         self.anchor_price = (
             reference_price * np.exp(lag / cfg.demand_elasticity) if lag > 0 else reference_price
         )
-        # spending cap per segment, proportional to its base usage (heavy users spend more)
+        # spending cap per segment, proportional to its base usage (heavy users spend more),
+        # in log tokens at the anchor price
         self.log_budget = (
-            np.log(cfg.max_spend_usd_per_user_month) + self.log_base - np.log(cfg.tokens_per_user_month)
+            np.log(cfg.max_spend_usd_per_user_month / cfg.tokens_per_user_month / self.anchor_price)
+            + self.log_base
         )
         self.price_response = np.zeros(n)  # log usage change due to price, adjusting slowly
         self.log_usage = self.log_base.copy()  # log tokens per user per month
-        self.served = np.ones(n)  # fraction of desired usage served last month
 
     # --- measures -------------------------------------------------------------
     @property
     def adoption_share(self) -> float:
-        return float(self.weight[self.adopted].sum() / self.weight.sum())
+        return self.adopted_count / self.adopted.size
 
     def desired_tokens_by_lab(self, n_labs: int) -> np.ndarray:
         """Tokens per month that adopted users want from each lab."""
-        tokens = np.where(self.adopted, self.weight * np.exp(self.log_usage), 0.0)
-        return np.bincount(self.choice, weights=tokens, minlength=n_labs)
+        tokens = np.exp(self.log_usage)
+        tokens *= self.adopted
+        return self.weight * np.bincount(self.choice, weights=tokens, minlength=n_labs)
+
+    def segments_by_lab(self, n_labs: int) -> np.ndarray:
+        """Real users (adopted or not) whose chosen lab is each lab."""
+        return self.weight * np.bincount(self.choice, minlength=n_labs)
 
     # --- behaviour --------------------------------------------------------------
     def adopt(self, market_price: float) -> int:
@@ -97,7 +104,9 @@ class UserPopulation(mesa.Agent):
         probability = 1.0 - 1.0 / (left * inverse_left)
         new = ~self.adopted & (self.model.rng.random(self.adopted.size) < probability)
         self.adopted |= new
-        return int(new.sum())
+        count = int(new.sum())
+        self.adopted_count += count
+        return count
 
     def log_usefulness(self, month: int) -> float:
         """log G(t): usage growth at constant price, its rate halving every half-life."""
@@ -110,23 +119,37 @@ class UserPopulation(mesa.Agent):
         """Move the price response part of the way to its long-run level, then cap by budget.
 
         Usefulness shifts demand at once; the response to price builds up slowly (habits,
-        integrations), so the impact elasticity is adjustment x elasticity.
+        integrations), so the impact elasticity is adjustment x elasticity. Logs are taken
+        per lab, then gathered per segment.
         """
-        price = lab_prices[self.choice]
-        target = -self.cfg.demand_elasticity * np.log(price / self.anchor_price)
-        self.price_response += self.cfg.adjustment_per_month * (target - self.price_response)
-        elastic = self.log_base + self.log_usefulness(month) + self.price_response
-        self.log_usage = np.minimum(elastic, self.log_budget - np.log(price))
+        log_price = np.log(lab_prices / self.anchor_price)[self.choice]
+        target = -self.cfg.demand_elasticity * log_price
+        target -= self.price_response
+        target *= self.cfg.adjustment_per_month
+        self.price_response += target
+        elastic = self.log_base + self.price_response
+        elastic += self.log_usefulness(month)
+        np.minimum(elastic, self.log_budget - log_price, out=elastic)
+        self.log_usage = elastic
 
     def choose_labs(self, lab_prices: np.ndarray, lab_quality: np.ndarray, alive: np.ndarray) -> None:
-        """A share of segments (and all of a dead lab's) re-choose by logit on price and quality."""
+        """Some segments (and all of a dead lab's) re-choose by a logit on price and quality.
+
+        Each segment reconsiders with probability `switch_rate_per_month`: a binomial count
+        of distinct movers picked at random, so the cost grows with movers, not segments.
+        Choices are sampled from each mover's logit probabilities by inverse CDF.
+        """
         rng = self.model.rng
-        movers = (rng.random(self.choice.size) < self.cfg.switch_rate_per_month) | ~alive[self.choice]
-        idx = np.flatnonzero(movers)
-        if idx.size == 0:
+        n = self.choice.size
+        movers = rng.choice(n, rng.binomial(n, self.cfg.switch_rate_per_month), replace=False)
+        if not alive.all():
+            movers = np.union1d(movers, np.flatnonzero(~alive[self.choice]))
+        if movers.size == 0:
             return
         labs = np.flatnonzero(alive)
-        utility = -self.beta[idx, None] * np.log(lab_prices[labs])[None, :]
-        utility += self.cfg.quality_sensitivity * lab_quality[labs][None, :]
-        utility += rng.gumbel(size=utility.shape)
-        self.choice[idx] = labs[np.argmax(utility, axis=1)]
+        utility = np.multiply.outer(self.beta[movers], -np.log(lab_prices[labs]))
+        utility += self.cfg.quality_sensitivity * lab_quality[labs]
+        utility -= utility.max(axis=1, keepdims=True)
+        cdf = np.cumsum(np.exp(utility, out=utility), axis=1)
+        pick = (cdf < rng.random(movers.size)[:, None] * cdf[:, -1:]).sum(axis=1)
+        self.choice[movers] = labs[np.minimum(pick, labs.size - 1)]

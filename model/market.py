@@ -295,7 +295,7 @@ class AIMarketModel(mesa.Model):
         quality = np.array([lab.quality for lab in self.labs])
         if alive.any():
             self.users.choose_labs(prices, quality, alive)
-        shares = np.bincount(self.users.choice, weights=self.users.weight, minlength=len(self.labs))
+        shares = self.users.segments_by_lab(len(self.labs))
         market_price = float((prices * shares).sum() / shares.sum())
         self.users.adopt(market_price)
         self.users.adjust_usage(prices, t)

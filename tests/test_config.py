@@ -45,7 +45,7 @@ def test_scenarios_extend_and_headline_names_override():
     assert cfg.discovery.jump_size == 100 and not cfg.discovery.open_publication
     assert cfg.users.demand_elasticity == 1.7 and cfg.labs.count == 12
     model = AIMarketModel(scenario="sudden-100x", jump_size=10, n_users=500, steps=3)
-    assert model.config.discovery.jump_size == 10 and len(model.users.weight) == 500
+    assert model.config.discovery.jump_size == 10 and model.users.choice.size == 500
     assert model.config.run.steps == 3
 
 

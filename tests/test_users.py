@@ -76,9 +76,10 @@ def test_spending_per_user_is_capped_by_the_budget_when_ai_gets_very_cheap():
     )
     price = np.array([users.reference_price * 1e-6])
     users.adjust_usage(price, 12)
-    spend = np.exp(users.log_usage) * price[0]
-    budget = np.exp(users.log_budget)
+    spend = np.exp(users.log_usage) * price[0]  # USD per user per month
+    budget = np.exp(users.log_budget) * users.anchor_price  # USD per user per month
     assert np.all(spend <= budget * (1 + 1e-9))
+    assert np.allclose(spend, budget)  # the cap binds for everyone at this price
     assert math.isclose(budget.mean() / 50.0, np.exp(users.log_base).mean() / 4e5, rel_tol=1e-9)
 
 
