@@ -2,7 +2,11 @@
 
     python -m benchmarks                   # table, then one JSON line per figure
     python -m benchmarks --json            # JSON lines only: {"name": ..., "value": ..., "unit": ...}
-    python -m benchmarks --users 100000    # add a population size (repeatable)
+    python -m benchmarks --users 300000    # add a population size (repeatable)
+
+Every figure is also given as a ratio to B, the agent-steps per second of Mesa's Boltzmann
+wealth model (no grid, 10^5 agents, `shuffle_do`) measured in the same invocation (see
+benchmarks/boltzmann.py): timings here swing by 20-30%, ratios taken together do not.
 
 Each population size runs in a fresh Python process, so that its peak memory is its own and
 not the largest of all sizes measured so far. In that process the default model (scenario
@@ -16,6 +20,11 @@ Figures, per population size `users_<n>.`:
 - run                 seconds of the step loop alone
 - steps_per_s         model steps (months) per second of the step loop
 - segment_steps_per_s user segments x steps per second: how well the user arrays scale
+- agent_steps_per_s   (user segments + strategic agents) x steps per second, and
+- agent_steps_ratio_B the same divided by B (target >= 25, stretch 50)
+- strategic_us        microseconds per strategic-agent step: the step loop of a run with 10
+                      user segments (so almost all its time is hyperscalers, labs, architects
+                      and the markets they clear) divided by their number x steps
 - collect_per_call    milliseconds per `datacollector.collect(model)` call, timed by calling
                       it again on the finished model (the same reporters, the same agents)
 - collect_share       collect_per_call x steps / run: the share of the step loop spent in
@@ -45,7 +54,8 @@ from importlib import metadata
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_SIZES = (10_000, 1_000_000)
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+TINY = 10  # user segments in the run that times the strategic agents
 COLLECT_CALLS = 30  # extra collect calls timed on the finished model
 
 # name suffix -> (label in the table, unit, format)
@@ -55,6 +65,8 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "run": ("  run (step loop)", "s", ".3f"),
     "steps_per_s": ("model steps per second", "steps/s", ",.0f"),
     "segment_steps_per_s": ("user-segment-steps per second", "segment-steps/s", ",.3g"),
+    "agent_steps_per_s": ("agent-steps per second (users + strategic)", "agent-steps/s", ",.3g"),
+    "agent_steps_ratio_B": ("  ... as a multiple of B", "x B", ".1f"),
     "collect_per_call": ("datacollector.collect per call", "ms", ".3f"),
     "collect_share": ("share of step loop in collect", "%", ".1f"),
     "rss_after_import": ("RSS after imports (ru_maxrss)", "MB", ",.0f"),
@@ -109,12 +121,37 @@ def measure(n_users: int, steps: int, repeat: int) -> dict[str, float]:
         "run": run,
         "steps_per_s": done / run,
         "segment_steps_per_s": n_users * done / run,
+        "agent_steps_per_s": (n_users + _strategic(model)) * done / run,
         "collect_per_call": 1e3 * per_collect,
         "collect_share": 100 * per_collect * done / run,
         "rss_after_import": rss_after_import,
         "peak_rss": peak_rss,
         "traced_peak": traced_peak,
     }
+
+
+def _strategic(model) -> int:
+    return len(model.hyperscalers) + len(model.labs) + len(model.architects)
+
+
+def measure_strategic(steps: int, repeat: int) -> dict[str, float]:
+    """Microseconds per strategic-agent step, from a run whose user population is tiny."""
+    from model import AIMarketModel
+
+    best = float("inf")
+    for _ in range(repeat):
+        model = AIMarketModel(n_users=TINY, steps=steps)
+        t0 = time.perf_counter()
+        while model.running:
+            model.step()
+        best = min(best, time.perf_counter() - t0)
+    return {"strategic_us": 1e6 * best / (_strategic(model) * model.steps)}
+
+
+def measure_boltzmann(repeat: int) -> dict[str, float]:
+    from benchmarks.boltzmann import agent_steps_per_second
+
+    return {"B": agent_steps_per_second(100_000, 20, repeat)}
 
 
 def _in_fresh_process(n_users: int, steps: int, repeat: int) -> dict[str, float]:
@@ -184,18 +221,30 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--users, --steps and --repeat must be positive")
 
     if args.worker is not None:  # inside the fresh process: measure, print one JSON object
-        print(json.dumps(measure(args.worker, args.steps, args.repeat)))
+        if args.worker == 0:
+            figures = {**measure_boltzmann(args.repeat), **measure_strategic(args.steps, args.repeat)}
+        else:
+            figures = measure(args.worker, args.steps, args.repeat)
+        print(json.dumps(figures))
         return
 
     sizes = sorted({*DEFAULT_SIZES, *args.users})
+    print("measuring B (Mesa Boltzmann, 10^5 agents) and the strategic agents ...", file=sys.stderr)
+    common = _in_fresh_process(0, args.steps, args.repeat)
     results: dict[int, dict[str, float]] = {}
     for n in sizes:
         print(f"measuring {n:,} users x {args.steps} months, {args.repeat} runs ...", file=sys.stderr)
         results[n] = _in_fresh_process(n, args.steps, args.repeat)
+        results[n]["agent_steps_ratio_B"] = results[n]["agent_steps_per_s"] / common["B"]
     if not args.json:
         print(_table(results, args.steps, args.repeat))
+        print(f"\nB (Mesa Boltzmann wealth, no grid, 10^5 agents): {common['B']:,.3g} agent-steps/s")
+        us = common["strategic_us"]
+        print(f"strategic agents and markets: {us:.1f} us per strategic-agent step (target <= 25)")
         print()
     print("\n".join(_json_lines(results)))
+    print(json.dumps({"name": "B", "value": round(common["B"], 1), "unit": "agent-steps/s"}))
+    print(json.dumps({"name": "strategic_us", "value": round(common["strategic_us"], 3), "unit": "us"}))
 
 
 if __name__ == "__main__":

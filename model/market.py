@@ -229,6 +229,11 @@ class AIMarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ measures
     @property
+    def architects(self):
+        """The architects as an AgentSet (an empty list when the scenario has none)."""
+        return self.agents_by_type.get(ModelArchitect, [])
+
+    @property
     def lab_prices(self) -> np.ndarray:
         return np.array([lab.price for lab in self.labs])
 
@@ -269,7 +274,7 @@ class AIMarketModel(mesa.Model):
         self, gain: float, is_open: bool, lab: int | None = 0, cause: str = "manual"
     ) -> None:
         """Inject a discovery now (scenario scripts, the viz 'Discover now' control)."""
-        architects = [a for a in self.agents_by_type.get(ModelArchitect, []) if a.lab == lab]
+        architects = [a for a in self.architects if a.lab == lab]
         if architects:
             architects[0].discover(gain, is_open, cause)
         else:
@@ -281,8 +286,8 @@ class AIMarketModel(mesa.Model):
         d = cfg.discovery
         if t == d.jump_month and d.jump_size > 1 and d.lab < len(self.labs):
             self.trigger_discovery(d.jump_size, d.open_publication, d.lab, cause="scripted")
-        if ModelArchitect in self.agents_by_type:
-            self.agents_by_type[ModelArchitect].shuffle_do("step")
+        if self.architects:
+            self.architects.shuffle_do("step")
         self.diffusion.step()
 
     def _service(self, t: int) -> None:
@@ -460,7 +465,7 @@ class AIMarketModel(mesa.Model):
             f"released={released:.0f} H100e",
         )
         alive = [other.index for other in self.labs if other.alive]
-        for arch in self.agents_by_type.get(ModelArchitect, []):
+        for arch in self.architects:
             if arch.lab == lab.index:
                 arch.lab = int(self.rng.choice(alive)) if alive else None
 
