@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.compute_market import HOURS_PER_MONTH
+
 
 class ContractBook:
     """Active contracts as parallel arrays (lab index, hyperscaler index, H100e, USD/h, end step)."""
@@ -43,6 +45,12 @@ class ContractBook:
 
     def by_host(self, n: int) -> np.ndarray:
         return np.bincount(self.host, weights=self.h100e, minlength=n)
+
+    def bills(self, n_labs: int, n_hosts: int) -> np.ndarray:
+        """USD owed this month, lab x host: take-or-pay, whether the capacity is used or not."""
+        usd = self.h100e * self.price * HOURS_PER_MONTH
+        flat = np.bincount(self.lab * n_hosts + self.host, weights=usd, minlength=n_labs * n_hosts)
+        return flat.reshape(n_labs, n_hosts)
 
     def mean_price(self, fallback: float) -> float:
         """Capacity-weighted price of active contracts (USD per H100e-hour); `fallback` if none."""

@@ -314,19 +314,17 @@ class AIMarketModel(mesa.Model):
             len(self.hyperscalers)
         )
         free = np.maximum(free, 0.0)
-        price = self.reference_price * (1 + cfg.term_premium)
+        signed: list[np.ndarray] = []  # per lab: H100e signed with each host
         for lab in self.labs:
-            if not lab.alive:
-                continue
-            want = lab.reservation_target(need[lab.index]) - held[lab.index]
+            want = lab.reservation_target(need[lab.index]) - held[lab.index] if lab.alive else 0.0
             room = free.sum()
-            if want <= 0 or room <= 0:
-                continue
-            take = min(want, room)
-            split = take * free / room
-            hosts = np.flatnonzero(split > 0)
-            self.contracts.add(lab.index, hosts, split[hosts], price, t + cfg.contract_months - 1)
+            split = min(want, room) * free / room if want > 0 and room > 0 else np.zeros_like(free)
+            signed.append(split)
             free -= split
+        amounts = np.array(signed)
+        labs, hosts = np.nonzero(amounts > 0)
+        price = self.reference_price * (1 + cfg.term_premium)
+        self.contracts.add(labs, hosts, amounts[labs, hosts], price, t + cfg.contract_months - 1)
 
     def _compute(self, need: np.ndarray):
         """Use reserved capacity first, then clear the spot market for the rest."""
@@ -379,7 +377,6 @@ class AIMarketModel(mesa.Model):
         served = {
             "inference": inf_res + clearing.inference,
             "training": train_res + clearing.training,
-            "reserved_cost": res_cost,
             "spot_h100e": clearing.inference + clearing.training,
         }
         return clearing, float(host_used.sum()), reserved_cohorts, served
@@ -394,6 +391,7 @@ class AIMarketModel(mesa.Model):
         a = 1.0 / self.config.compute_market.price_smoothing_months
         self.reference_price += a * (clearing.price - self.reference_price)
         self._host_revenue = np.zeros(n_hosts)
+        reserved_bills = self.contracts.bills(len(self.labs), n_hosts)  # USD, lab x host
         tokens_total = 0.0
         for lab in self.labs:
             if not lab.alive:
@@ -410,7 +408,7 @@ class AIMarketModel(mesa.Model):
             revenue = self.ledger.transfer("end_users", lab, lab.tokens_served * lab.price, "ai_spending")
             lab.record_revenue(revenue)
             spot_bill = served["spot_h100e"][i] * clearing.price * HOURS_PER_MONTH
-            bills = self._lab_bills(i, spot_bill, host_share)
+            bills = reserved_bills[i] + spot_bill * host_share
             used = served["inference"][i] + served["training"][i]
             self._pay_or_fail(t, lab, bills, served["inference"][i] / used if used > 0 else 0.0)
             lab.compute_price = (
@@ -420,16 +418,6 @@ class AIMarketModel(mesa.Model):
         for lab in self.labs:
             lab.share = float(demanded[lab.index] / demanded.sum()) if demanded.sum() > 0 else 0.0
         self._tokens_served = tokens_total
-
-    def _lab_bills(self, lab: int, spot_bill: float, host_share: np.ndarray) -> np.ndarray:
-        """USD owed to each hyperscaler: its reserved contracts plus its share of spot."""
-        mine = self.contracts.lab == lab
-        reserved = np.bincount(
-            self.contracts.host[mine],
-            weights=self.contracts.h100e[mine] * self.contracts.price[mine] * HOURS_PER_MONTH,
-            minlength=len(self.hyperscalers),
-        )
-        return reserved + spot_bill * host_share
 
     def _pay_or_fail(self, t: int, lab: AILab, bills: np.ndarray, inference_share: float) -> None:
         total = float(bills.sum())
