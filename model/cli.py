@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from model.config import ConfigError, describe, load_config, parse_assignment, scenario_names
+from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
 
 
 class UserError(click.ClickException):
@@ -179,10 +179,16 @@ def scenarios() -> None:
     metavar="KEY=VALUE",
     help="Override a config key before showing. Repeatable.",
 )
+@click.option(
+    "--markdown", is_flag=True, help="Print a Markdown table with allowed ranges (as in docs/ODD.md)."
+)
 @people_errors
-def show(scenario: str, assignments: tuple[str, ...]) -> None:
+def show(scenario: str, assignments: tuple[str, ...], markdown: bool) -> None:
     """Print every key of the resolved SCENARIO with its value, unit and source."""
     cfg = load_config(scenario, _overrides(assignments))
+    if markdown:
+        click.echo(parameter_table(cfg))
+        return
     click.echo(f"{cfg.name}: {cfg.description.strip()}" if cfg.description.strip() else cfg.name)
     rows = [r for r in describe(cfg) if "." in r["key"]]  # name/description printed above
     sections: dict[str, list[tuple[str, str, str, str]]] = {}

@@ -502,8 +502,47 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _range(metadata: list[Any]) -> str:
+    """Allowed values from pydantic's bounds, e.g. '[0, 1]', '> 0', '>= 1'."""
+    low = high = ""
+    for bound in metadata:
+        for attr, text in (("ge", "[{}"), ("gt", "({}"), ("le", "{}]"), ("lt", "{})")):
+            value = getattr(bound, attr, None)
+            if value is None:
+                continue
+            if attr in ("ge", "gt"):
+                low = text.format(f"{value:g}")
+            else:
+                high = text.format(f"{value:g}")
+    if low and high:
+        return f"{low}, {high}"
+    if low:
+        return (">= " if low[0] == "[" else "> ") + low[1:]
+    if high:
+        return ("<= " if high[-1] == "]" else "< ") + high[:-1]
+    return ""
+
+
+def parameter_table(config: Config) -> str:
+    """Every parameter as a Markdown table: key, value, unit, allowed range, source."""
+    lines = ["| key | value | unit | range | source |", "|---|---|---|---|---|"]
+    for row in describe(config):
+        if "." not in row["key"]:
+            continue
+        value = row["value"]
+        if isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, float):
+            text = f"{value:.6g}"
+        else:
+            text = str(value)
+        cells = [f"`{row['key']}`", text, row["unit"], row["range"], row["source"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def describe(config: Config) -> list[dict[str, Any]]:
-    """Every key with its value, unit and source, in file order (for `aibubble show`)."""
+    """Every key with its value, unit, allowed range and source, in file order."""
     rows: list[dict[str, Any]] = []
 
     def walk(section: BaseModel, prefix: str) -> None:
@@ -518,6 +557,7 @@ def describe(config: Config) -> list[dict[str, Any]]:
                     "key": prefix + name,
                     "value": value,
                     "unit": extra.get("unit", ""),
+                    "range": _range(field.metadata),
                     "source": extra.get("source", ""),
                 }
             )

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from model import AIMarketModel
-from model.config import CONFIG_DIR, Config, ConfigError, describe, load_config, scenario_names
+from model.config import (
+    CONFIG_DIR,
+    Config,
+    ConfigError,
+    describe,
+    load_config,
+    parameter_table,
+    scenario_names,
+)
 
 SCENARIOS = [
     "baseline",
@@ -78,3 +86,8 @@ def test_bad_files_give_one_line_naming_the_file(tmp_path):
         assert str(path) in str(err.value) and word in str(err.value)
     with pytest.raises(ConfigError, match="unknown scenario 'nope'"):
         load_config("nope")
+
+
+def test_odd_parameter_table_matches_the_schema():
+    odd = (CONFIG_DIR.parent / "docs" / "ODD.md").read_text()
+    assert parameter_table(Config()) in odd, "regenerate with: aibubble show baseline --markdown"
