@@ -32,17 +32,19 @@ class ModelArchitect(mesa.Agent):
 
     def draw_gain(self) -> float:
         cfg = self.cfg
-        u = 1.0 - self.model.rng.random()  # in (0, 1]
+        u = 1.0 - self.model.streams["architects"].random()  # in (0, 1]
         return float(min(cfg.gain_max, cfg.gain_min * u ** (-1.0 / cfg.gain_tail_alpha)))
 
     def step(self) -> None:
         """Maybe discover something this month."""
         cfg = self.cfg
         rate = cfg.discoveries_per_year / 12.0 / max(cfg.count, 1) * self.productivity
-        if self.model.rng.random() >= rate:
+        rng = self.model.streams["architects"]
+        if rng.random() >= rate:
             return
-        is_open = self.lab is None or self.model.rng.random() < cfg.openness
-        self.discover(self.draw_gain(), is_open, cause="research")
+        gain = self.draw_gain()
+        published = rng.random() < cfg.openness  # drawn always, so the stream stays aligned
+        self.discover(gain, self.lab is None or published, cause="research")
 
     def discover(self, gain: float, is_open: bool, cause: str) -> None:
         self.discoveries += 1

@@ -40,7 +40,7 @@ class UserPopulation(mesa.Agent):
         super().__init__(model)
         self.cfg = cfg
         n = cfg.n_segments
-        rng = model.rng
+        rng = model.streams["users"]
         self.weight = cfg.potential_users / n  # real users (people and firms) per segment
         self.adopted = rng.random(n) < cfg.initial_adoption
         self.adopted_count = int(self.adopted.sum())
@@ -102,7 +102,7 @@ class UserPopulation(mesa.Agent):
         k = q / (p + q)
         inverse_left = k + (1.0 / left - k) * np.exp((p + q) * dt)
         probability = 1.0 - 1.0 / (left * inverse_left)
-        new = ~self.adopted & (self.model.rng.random(self.adopted.size) < probability)
+        new = ~self.adopted & (self.model.streams["users"].random(self.adopted.size) < probability)
         self.adopted |= new
         count = int(new.sum())
         self.adopted_count += count
@@ -139,7 +139,7 @@ class UserPopulation(mesa.Agent):
         of distinct movers picked at random, so the cost grows with movers, not segments.
         Choices are sampled from each mover's logit probabilities by inverse CDF.
         """
-        rng = self.model.rng
+        rng = self.model.streams["users"]
         n = self.choice.size
         movers = rng.choice(n, rng.binomial(n, self.cfg.switch_rate_per_month), replace=False)
         if not alive.all():

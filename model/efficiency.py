@@ -34,6 +34,7 @@ class Diffusion:
         self.discoveries: list[Discovery] = []
         self.due: dict[int, list[tuple[int, int, str]]] = defaultdict(list)  # step -> (lab, id, route)
         self.unreached: dict[int, np.ndarray] = {}  # proprietary id -> mask of labs not yet reached
+        self.imitation_rng: dict[int, np.random.Generator] = {}
 
     @property
     def frontier_gain(self) -> float:
@@ -62,6 +63,11 @@ class Diffusion:
             mask = np.zeros(len(m.labs), dtype=bool)
             mask[others] = True
             self.unreached[d.id] = mask
+            # the discovery's own stream: its imitation draws disturb no other draw
+            key = (now, 0 if lab is None else lab + 1, 0 if architect is None else architect + 1)
+            self.imitation_rng[d.id] = np.random.default_rng(
+                np.random.SeedSequence(m.seed_entropy, spawn_key=key)
+            )
         return d
 
     def step(self) -> None:
@@ -72,7 +78,7 @@ class Diffusion:
         for did, mask in list(self.unreached.items()):
             if self.discoveries[did].step == now:
                 continue  # rivals can only start copying from the month after
-            hits = mask & (m.rng.random(mask.size) < self.cfg.imitation_hazard_per_month)
+            hits = mask & (self.imitation_rng[did].random(mask.size) < self.cfg.imitation_hazard_per_month)
             for i in np.flatnonzero(hits):
                 self.due[now + lag].append((int(i), did, "imitation"))
             mask &= ~hits

@@ -65,6 +65,20 @@ LAB_REPORTERS = {
 ARCHITECT_REPORTERS = {"lab_index": "lab_index", "discoveries": "discoveries"}
 
 
+STREAMS = ("setup", "users", "architects", "exits")
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent random streams per purpose, all derived from the run's seed.
+
+    A counterfactual run (the same seed without a discovery) then draws exactly the same
+    numbers for users and architects: common random numbers. The discovery's own draws
+    (imitation) come from a stream keyed by the discovery itself (see efficiency.py).
+    """
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
+
+
 def _shares(rng: np.random.Generator, n: int, sigma: float = 0.8) -> np.ndarray:
     """Unequal market shares (lognormal sizes), largest first."""
     s = np.sort(rng.lognormal(0.0, sigma, n))[::-1]
@@ -105,6 +119,8 @@ class AIMarketModel(mesa.Model):
         super().__init__(rng=seed)
         self.config = cfg
         self.seed = seed
+        self.seed_entropy = int(seed) if isinstance(seed, int | np.integer) else int(self.rng.integers(2**63))
+        self.streams = _streams(self.seed_entropy)
         self.ledger = Ledger()
         self.events = EventLog()
         self.contracts = ContractBook()
@@ -136,7 +152,7 @@ class AIMarketModel(mesa.Model):
     # ------------------------------------------------------------------ set-up
     def _build_labs(self) -> None:
         cfg = self.config
-        self.lab_shares0 = _shares(self.rng, cfg.labs.count)
+        self.lab_shares0 = _shares(self.streams["setup"], cfg.labs.count)
         p0 = self.spot_price
         self.labs: list[AILab] = [
             AILab(self, cfg.labs, i, 0.0, 1e6 * s, p0, 0.0) for i, s in enumerate(self.lab_shares0)
@@ -180,7 +196,7 @@ class AIMarketModel(mesa.Model):
 
     def _build_hyperscalers(self) -> None:
         cfg = self.config.hyperscalers
-        shares = _shares(self.rng, cfg.count, 0.5)
+        shares = _shares(self.streams["setup"], cfg.count, 0.5)
         g = cfg.initial_growth_per_year ** (1 / 12)
         history = np.arange(-24, 0)
         weights = g**history
@@ -210,10 +226,11 @@ class AIMarketModel(mesa.Model):
     def _build_architects(self) -> None:
         cfg = self.config.architects
         n_labs = len(self.labs)
+        rng = self.streams["setup"]
         for _ in range(cfg.count):
-            independent = self.rng.random() < cfg.independent_share
-            lab = None if independent else int(self.rng.choice(n_labs, p=self.lab_shares0))
-            ModelArchitect(self, cfg, lab, float(self.rng.lognormal(-0.5, 1.0)))
+            independent = rng.random() < cfg.independent_share
+            lab = None if independent else int(rng.choice(n_labs, p=self.lab_shares0))
+            ModelArchitect(self, cfg, lab, float(rng.lognormal(-0.5, 1.0)))
 
     def _initial_contracts(self) -> None:
         """Reservations already in force at month 0, with staggered expiries."""
@@ -222,7 +239,7 @@ class AIMarketModel(mesa.Model):
         hosts = np.array([hs.installed for hs in self.hyperscalers])
         for lab in self.labs:
             amount = lab.reservation_target(need[lab.index])
-            ends = self.rng.integers(1, cfg.contract_months + 1, size=hosts.size)
+            ends = self.streams["setup"].integers(1, cfg.contract_months + 1, size=hosts.size)
             self.contracts.add(
                 lab.index, np.arange(hosts.size), amount * hosts / hosts.sum(), self.spot_price, ends
             )
@@ -455,7 +472,7 @@ class AIMarketModel(mesa.Model):
         alive = [other.index for other in self.labs if other.alive]
         for arch in self.architects:
             if arch.lab == lab.index:
-                arch.lab = int(self.rng.choice(alive)) if alive else None
+                arch.lab = int(self.streams["exits"].choice(alive)) if alive else None
 
     def _fleet(self, t: int, clearing, reserved_cohorts: list[np.ndarray]) -> None:
         """Hyperscalers run, age and finance their fleets, then plan orders."""

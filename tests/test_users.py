@@ -12,8 +12,15 @@ from agents import UserPopulation
 from model.config import UserConfig
 
 
-def population(n: int = 50_000, seed: int = 3, **cfg) -> UserPopulation:
+def market(seed: int) -> mesa.Model:
+    """A bare Mesa model with the random stream the population draws from."""
     model = mesa.Model(rng=seed)
+    model.streams = {"users": model.rng}
+    return model
+
+
+def population(n: int = 50_000, seed: int = 3, **cfg) -> UserPopulation:
+    model = market(seed)
     return UserPopulation(
         model, UserConfig(n_segments=n, **cfg), reference_price=1e-5, lab_shares=np.array([1.0])
     )
@@ -84,7 +91,7 @@ def test_spending_per_user_is_capped_by_the_budget_when_ai_gets_very_cheap():
 
 
 def test_users_leave_a_dead_lab_and_choose_among_the_living():
-    model = mesa.Model(rng=1)
+    model = market(1)
     users = UserPopulation(
         model, UserConfig(n_segments=5000, switch_rate_per_month=0.0), 1e-5, np.full(3, 1 / 3)
     )
@@ -95,7 +102,7 @@ def test_users_leave_a_dead_lab_and_choose_among_the_living():
 
 
 def test_cheaper_lab_wins_more_of_the_switchers():
-    model = mesa.Model(rng=2)
+    model = market(2)
     users = UserPopulation(
         model, UserConfig(n_segments=20000, switch_rate_per_month=1.0), 1e-5, np.array([0.5, 0.5])
     )
