@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
+from model.viz_cli import viz
 
 
 class UserError(click.ClickException):
@@ -277,6 +278,8 @@ def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
         click.echo(f"{label:<{width}}  {cells}")
     click.echo(f"\nplot: {out_png}")
 
+
+main.add_command(viz)
 
 if __name__ == "__main__":
     main()

@@ -290,7 +290,13 @@ class AIMarketModel(mesa.Model):
     def trigger_discovery(
         self, gain: float, is_open: bool, lab: int | None = 0, cause: str = "manual"
     ) -> None:
-        """Inject a discovery now (scenario scripts, the viz 'Discover now' control)."""
+        """Inject a discovery now (scenario scripts, the viz 'Discover now' control).
+
+        `lab=None` is an independent researcher, who always publishes.
+        """
+        if lab is not None and not (0 <= lab < len(self.labs) and self.labs[lab].alive):
+            raise ValueError(f"lab {lab} is not a living lab of this model")
+        is_open = is_open or lab is None
         architects = [a for a in self.architects if a.lab == lab]
         if architects:
             architects[0].discover(gain, is_open, cause)

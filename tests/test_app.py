@@ -1,0 +1,313 @@
+"""The interactive page (model/app.py) and the `viz` command, without a browser.
+
+The page is rendered with `solara.render` inside an AppLayout, as `solara run` serves it; the
+tests then press its buttons and move its controls like a person would, and check the model.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import ipyvuetify as v
+import pytest
+import solara
+import solara.widgets
+from click.testing import CliRunner
+
+from model import AIMarketModel, app
+from model.config import scenario_names
+from model.viz_cli import SCENARIO_ENV, viz
+
+
+@pytest.fixture(autouse=True)
+def pages():
+    """Render contexts opened by a test, closed after it.
+
+    Mesa's update counter is one reactive variable for every page in the process: a page left
+    open would redraw on every later test's Step.
+    """
+    opened = []
+    yield opened
+    for rc in opened:
+        rc.close()
+
+
+@pytest.fixture
+def render(pages):
+    """Render the page for a scenario; returns (reactive model, render context)."""
+
+    def open_page(scenario: str = "sudden-100x"):
+        model = solara.reactive(app.build_model(scenario))
+        _box, rc = solara.render(
+            solara.AppLayout(children=[app.Page(model=model, scenario=scenario)]), handle_error=False
+        )
+        pages.append(rc)
+        return model, rc
+
+    return open_page
+
+
+def button(rc, label: str) -> v.Btn:
+    return rc.find(v.Btn, children=[label]).widget
+
+
+def _html_widgets(rc, css_class: str) -> list:
+    widgets = rc.find(solara.widgets.HTML).widgets
+    return [w for w in widgets if (w.attributes or {}).get("class") == css_class]
+
+
+def html_of(rc, css_class: str) -> str:
+    (widget,) = _html_widgets(rc, css_class)
+    return widget.unsafe_innerHTML
+
+
+def plots(rc, unlike: list[str] | None = None, timeout_s: float = 60) -> list[str]:
+    """The six pictures once drawn (in background threads), and different from `unlike` if given."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = [w.unsafe_innerHTML for w in _html_widgets(rc, "aibubble-plot")]
+        drawn = len(now) == 6 and all(html.startswith("<img") for html in now)
+        if drawn and (unlike is None or all(a != b for a, b in zip(now, unlike, strict=True))):
+            return now
+        if time.monotonic() > deadline:
+            return now  # the caller's assertion says what is missing
+        time.sleep(0.05)
+
+
+def shown_time(rc) -> str:
+    spans = [w for w in rc.find(v.Html, tag="span").widgets if w.children and "Time:" in str(w.children[0])]
+    return spans[0].children[0]
+
+
+# ----------------------------------------------------------------------------- the page
+def test_page_starts_at_the_scenarios_values_with_every_view(render):
+    model, rc = render("sudden-100x")
+    sliders = {w.label: w.v_model for w in rc.find(v.Slider).widgets}
+    assert sliders["Jump size, x (1 = none)"] == 100.0
+    assert sliders["Jump month"] == 36
+    assert sliders["Demand elasticity"] == pytest.approx(1.1)
+    assert rc.find(v.Select, label="Scenario").widget.v_model == "sudden-100x"
+    assert rc.find(v.TextField, label="Seed (whole number)").widget.v_model == "42"
+    views = plots(rc)
+    assert len(views) == 6 and all(html.startswith('<img src="data:image/png;base64,') for html in views)
+    alts = " ".join(views)
+    for view in ("capacity vs compute demand", "bubble indicator", "efficiency per lab", "rental price"):
+        assert view in alts
+    assert "#5" in html_of(rc, "aibubble-hyperscalers")  # six hyperscalers
+    assert "lab 19" in html_of(rc, "aibubble-labs")  # twenty labs
+    assert model.value.steps == 0
+
+
+def test_step_advances_the_model_one_month_and_redraws_the_views(render):
+    model, rc = render()
+    before = plots(rc)
+    button(rc, "Step").click()
+    assert model.value.steps == 1
+    assert shown_time(rc) == "Time: 1.0"
+    after = plots(rc, unlike=before)
+    assert all(a != b for a, b in zip(before, after, strict=True))  # every view redrawn
+    assert "month 1" in html_of(rc, "aibubble-events")
+
+
+def test_discover_now_enters_the_running_model_at_the_current_month(render):
+    model, rc = render("baseline")
+    for _ in range(2):
+        button(rc, "Step").click()
+    rc.find(v.BtnToggle).widget.v_model = 2  # 2x, 10x, [100x], custom
+    rc.find(v.Select, label="made by").widget.v_model = "lab 3"
+    rc.find(v.Checkbox, label="published openly").widget.v_model = False
+    button(rc, "Discover now").click()
+
+    m = model.value
+    discovery = m.diffusion.discoveries[-1]
+    assert (discovery.step, discovery.gain, discovery.open, discovery.lab) == (2, 100.0, False, 3)
+    step, _agent, _type, kind, cause, size, detail = m.events.recent(1)[0]
+    assert (step, kind, cause, size) == (2, "discovery", "Discover now", 100.0)
+    assert "proprietary" in detail
+    assert "DISCOVERY ×100" in html_of(rc, "aibubble-events")
+    assert "month 5" in rc.find(v.Alert).widgets[-1].children[0]  # when lab 3 will have it
+
+    lag = m.config.discovery.implementation_lag_months
+    for _ in range(lag):
+        button(rc, "Step").click()
+    assert m.labs[3].gain >= 100  # its own lab runs it after the implementation lag ...
+    assert all(lab.gain < 100 for lab in m.labs if lab.index != 3)  # ... rivals can't have copied it yet
+
+
+def test_a_custom_discovery_by_an_independent_researcher_is_published(render):
+    model, rc = render("baseline")
+    rc.find(v.BtnToggle).widget.v_model = 3  # custom
+    field = rc.find(v.TextField, label="custom size, x efficiency (>1)").widget
+    field.v_model = "7.5"
+    field.fire_event("focusout", None)
+    rc.find(v.Select, label="made by").widget.v_model = app.INDEPENDENT
+    assert rc.find(v.Checkbox, label="published openly (independents always do)").widget.disabled
+    button(rc, "Discover now").click()
+    discovery = model.value.diffusion.discoveries[-1]
+    assert (discovery.gain, discovery.open, discovery.lab) == (7.5, True, None)
+
+
+def test_a_custom_size_of_one_or_less_cannot_be_discovered(render):
+    _model, rc = render("baseline")
+    rc.find(v.BtnToggle).widget.v_model = 3
+    field = rc.find(v.TextField, label="custom size, x efficiency (>1)").widget
+    field.v_model = "1"
+    field.fire_event("focusout", None)
+    assert button(rc, "Discover now").disabled
+    assert any("size must be above 1" in str(a.children) for a in rc.find(v.Alert).widgets)
+
+
+def test_a_moved_slider_overrides_the_scenario_on_reset_and_the_rest_keep_its_values(render):
+    model, rc = render("sudden-100x")
+    first = model.value
+    rc.find(v.Slider, label="Demand elasticity").widget.v_model = 2.0
+    button(rc, "Reset").click()
+    m = model.value
+    assert m is not first and m.steps == 0
+    assert m.config.users.demand_elasticity == 2.0
+    assert m.config.discovery.jump_size == 100.0 and m.config.discovery.jump_month == 36
+    assert m.moved == ["demand_elasticity"]
+    assert "set by sliders: demand_elasticity" in str(rc.find(v.Html, tag="span").widgets)
+
+
+def test_switching_scenario_uses_the_new_scenarios_values_for_untouched_sliders(render):
+    model, rc = render("sudden-100x")
+    rc.find(v.Select, label="Scenario").widget.v_model = "demand-mania"
+    button(rc, "Reset").click()
+    m = model.value
+    assert m.scenario_name == "demand-mania" and m.config.name == "demand-mania"
+    assert m.config.discovery.jump_size == 1.0  # not the 100 the slider still shows
+    assert (
+        m.config.hyperscalers.forecast_optimism
+        == AIMarketModel("demand-mania").config.hyperscalers.forecast_optimism
+    )
+
+
+def test_the_seed_box_sets_the_seed_and_explains_a_bad_one(render):
+    model, rc = render("baseline")
+    seed = rc.find(v.TextField, label="Seed (whole number)").widget
+    seed.v_model = "7"
+    seed.fire_event("focusout", None)
+    button(rc, "Reset").click()
+    assert model.value.seed == 7
+    seed.v_model = "seven"
+    seed.fire_event("focusout", None)
+    button(rc, "Reset").click()
+    assert model.value.seed == model.value.config.run.seed
+    assert any("not a whole number" in str(a.children) for a in rc.find(v.Alert).widgets)
+
+
+def test_the_plain_page_reads_its_scenario_from_the_environment(monkeypatch, pages):
+    monkeypatch.setenv(SCENARIO_ENV, "deepseek-2025")
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    pages.append(rc)
+    assert rc.find(v.Select, label="Scenario").widget.v_model == "deepseek-2025"
+    button(rc, "Step").click()
+    assert shown_time(rc) == "Time: 1.0"
+    button(rc, "Discover now").click()
+    assert "DISCOVERY ×100" in html_of(rc, "aibubble-events")
+
+
+def test_an_unknown_scenario_is_named_on_the_page(monkeypatch, pages):
+    monkeypatch.setenv(SCENARIO_ENV, "no-such-scenario")
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    pages.append(rc)
+    assert "no-such-scenario" in str(rc.find(v.Alert).widget.children)
+
+
+# ----------------------------------------------------------------------------- the model behind it
+def test_the_page_model_runs_exactly_like_the_plain_model_when_no_slider_moved():
+    viz_model = app.build_model("sudden-100x")
+    plain = AIMarketModel(scenario="sudden-100x", rng=42)
+    for _ in range(40):
+        viz_model.step()
+        plain.step()
+    assert viz_model.model_frame().equals(plain.model_frame())
+
+
+def test_a_month_at_the_default_population_takes_well_under_the_budget():
+    model = app.build_model("sudden-100x")
+    times = []
+    for _ in range(48):
+        start = time.perf_counter()
+        model.step()
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.3  # seconds; ~3 ms on two cores
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_every_view_draws_from_the_first_to_the_last_month_of_every_scenario(scenario):
+    model = app.build_model(scenario)
+    views = [app.capacity_figure, app.bubble_figure, app.efficiency_figure]
+    views += [app.prices_figure, app.tokens_figure, app.capex_figure]
+    for _ in range(2):
+        for view in views:
+            assert app._png_html(view(model), "view", model.steps).startswith("<img")
+        assert app.event_lines(model) is not None
+        assert "lab 0" in app.lab_table(model) and "#0" in app.hyperscaler_table(model)
+        while model.running:
+            model.step()
+        model.trigger_discovery(10.0, False, 1, cause="Discover now")  # and one after the end
+
+
+@pytest.mark.parametrize(
+    ("text", "seed"), [("", None), (" 12 ", 12), ("x1", None), ("-3", None), (None, None), (5, 5)]
+)
+def test_seed_text_is_read_as_a_whole_number_or_left_to_the_scenario(text, seed):
+    assert app.parse_seed(text)[0] == seed
+
+
+# ----------------------------------------------------------------------------- the viz command
+class FakeServer:
+    """Stands in for the `solara run` child process: records how it was started."""
+
+    started: list[tuple[list[str], dict[str, str]]] = []
+
+    def __init__(self, cmd, env):
+        FakeServer.started.append((cmd, env))
+
+    def wait(self):
+        return 0
+
+    def poll(self):
+        return 0
+
+
+def test_viz_serves_the_page_on_loopback_with_the_scenario_in_the_environment(monkeypatch):
+    FakeServer.started.clear()
+    monkeypatch.setattr("model.viz_cli.subprocess.Popen", FakeServer)
+    result = CliRunner().invoke(viz, ["--scenario", "sudden-100x", "--port", "8799"])
+    assert result.exit_code == 0, result.output
+    cmd, env = FakeServer.started[0]
+    assert cmd[1:5] == ["-m", "solara", "run", "model.app"]
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8799"
+    assert "--no-check-version" in cmd and "--no-open" in cmd
+    assert env[SCENARIO_ENV] == "sudden-100x"
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+
+
+def test_viz_warns_when_told_to_listen_beyond_loopback(monkeypatch):
+    monkeypatch.setattr("model.viz_cli.subprocess.Popen", FakeServer)
+    result = CliRunner().invoke(viz, ["--host", "0.0.0.0"])
+    assert result.exit_code == 0
+    assert "anyone who can reach this machine" in result.output
+
+
+def test_viz_stops_at_an_unknown_scenario_before_starting_a_server(monkeypatch):
+    FakeServer.started.clear()
+    monkeypatch.setattr("model.viz_cli.subprocess.Popen", FakeServer)
+    result = CliRunner().invoke(viz, ["--scenario", "no-such-scenario"])
+    assert result.exit_code == 2
+    assert "no-such-scenario" in result.output
+    assert FakeServer.started == []
+
+
+def test_viz_names_the_missing_extra_instead_of_serving_a_blank_page(monkeypatch):
+    FakeServer.started.clear()
+    monkeypatch.setattr("model.viz_cli.subprocess.Popen", FakeServer)
+    monkeypatch.setattr("model.viz_cli.missing_packages", lambda: ["solara[assets]"])
+    result = CliRunner().invoke(viz, [])
+    assert result.exit_code == 1
+    assert "pip install 'aibubble[viz]'" in result.output
+    assert FakeServer.started == []
