@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from model.config import UserConfig
 
 
+SENSITIVITY_CLASSES = 64
+
+
+def _normal_ppf(p: np.ndarray) -> np.ndarray:
+    """Standard normal quantiles (from the standard library; 64 values, once per run)."""
+    from statistics import NormalDist
+
+    return np.array([NormalDist().inv_cdf(float(x)) for x in p])
+
+
 class UserPopulation(mesa.Agent):
     def __init__(
         self,
@@ -47,7 +57,11 @@ class UserPopulation(mesa.Agent):
         sd = cfg.usage_dispersion
         # lognormal base usage with mean tokens_per_user_month (mean-preserving spread)
         self.log_base = np.log(cfg.tokens_per_user_month) - sd**2 / 2 + sd * rng.standard_normal(n)
-        self.beta = cfg.price_sensitivity * rng.lognormal(-0.125, 0.5, n)
+        # price sensitivity: lognormal(-0.125, 0.5) x price_sensitivity (mean 1x), held as
+        # SENSITIVITY_CLASSES quantile classes so a choice costs a lookup, not a row of exps
+        quantiles = (np.arange(SENSITIVITY_CLASSES) + 0.5) / SENSITIVITY_CLASSES
+        self.beta_levels = cfg.price_sensitivity * np.exp(-0.125 + 0.5 * _normal_ppf(quantiles))
+        self.beta_class = rng.integers(0, SENSITIVITY_CLASSES, n)
         self.choice = rng.choice(len(lab_shares), size=n, p=lab_shares)
         self.reference_price = reference_price  # USD per token at month 0
         # Users start on a balanced-growth path: prices have been falling at
@@ -137,7 +151,7 @@ class UserPopulation(mesa.Agent):
 
         Each segment reconsiders with probability `switch_rate_per_month`: a binomial count
         of distinct movers picked at random, so the cost grows with movers, not segments.
-        Choices are sampled from each mover's logit probabilities by inverse CDF.
+        Choices are sampled from the mover's class's logit probabilities by inverse CDF.
         """
         rng = self.model.streams["users"]
         n = self.choice.size
@@ -147,9 +161,14 @@ class UserPopulation(mesa.Agent):
         if movers.size == 0:
             return
         labs = np.flatnonzero(alive)
-        utility = np.multiply.outer(self.beta[movers], -np.log(lab_prices[labs]))
+        utility = np.multiply.outer(self.beta_levels, -np.log(lab_prices[labs]))  # class x lab
         utility += self.cfg.quality_sensitivity * lab_quality[labs]
         utility -= utility.max(axis=1, keepdims=True)
-        cdf = np.cumsum(np.exp(utility, out=utility), axis=1)
-        pick = (cdf < rng.random(movers.size)[:, None] * cdf[:, -1:]).sum(axis=1)
-        self.choice[movers] = labs[np.minimum(pick, labs.size - 1)]
+        cdf = np.cumsum(np.exp(utility), axis=1)
+        cdf /= cdf[:, -1:]
+        cdf[:, -1] = 1.0
+        # one sorted array of all classes' CDFs, class k shifted by k: one searchsorted
+        offset = np.arange(SENSITIVITY_CLASSES)[:, None]
+        classes = self.beta_class[movers]
+        flat = np.searchsorted((cdf + offset).ravel(), classes + rng.random(movers.size), side="right")
+        self.choice[movers] = labs[np.minimum(flat - classes * labs.size, labs.size - 1)]
