@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
+from model.sweep_cli import analyze, sweep
 from model.viz_cli import viz
 
 
@@ -279,6 +280,8 @@ def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
     click.echo(f"\nplot: {out_png}")
 
 
+main.add_command(sweep)
+main.add_command(analyze)
 main.add_command(viz)
 
 if __name__ == "__main__":

@@ -1,0 +1,604 @@
+"""Pictures and tables of a finished sweep: where bubbles happen, how runs spread, what matters.
+
+- Phase diagram over two swept parameters: the probability of the bubble state and the median
+  severity (peak overcapacity, months in the bubble state, ...) per cell. A grid's own levels
+  are the cells; sampled designs (lhs, sobol, morris) are binned. Axes are logarithmic where the
+  swept range spans 10x or more.
+- Fan charts of the sampled series: median, 25-75 % and 5-95 % bands across the replicates of a
+  few design points (chosen from the least to the most severe), or across all runs.
+- Sensitivity: Sobol first-order and total indices (S1, ST) with bootstrap confidence intervals
+  for a `sobol` design, Morris mu*, sigma for a `morris` design (SALib), each as CSV, Markdown
+  and a bar chart. Outputs are means over a point's replicates.
+
+Figures are `matplotlib.figure.Figure` objects built without pyplot (as in `model.plots`).
+`analyze(folder)` writes everything into `<folder>/analysis/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from model.sweep_store import ANALYSIS, RESULTS, SERIES, SweepStore
+
+# summary outcome -> (label, unit)
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "bubble": ("P(bubble state)", "probability"),
+    "peak_overcapacity": ("peak overcapacity", "fraction of capacity idle"),
+    "months_in_bubble": ("months in bubble state", "months"),
+    "capex_drawdown": ("capex drawdown", "fraction below peak"),
+    "burst": ("P(capex burst)", "probability"),
+    "write_offs_usd": ("write-offs", "USD"),
+    "bankruptcies": ("lab bankruptcies", "labs"),
+    "jevons_ratio": ("Jevons ratio", "dlog demand / dlog efficiency"),
+    "final_utilization": ("final utilization", "fraction"),
+}
+SEVERITIES = ("peak_overcapacity", "months_in_bubble", "capex_drawdown", "write_offs_usd")
+SENSITIVITY_OUTPUTS = ("bubble", "peak_overcapacity", "months_in_bubble", "capex_drawdown")
+SERIES_UNITS: dict[str, str] = {
+    "installed_capacity_h100e": "H100e",
+    "compute_demand_h100e": "H100e",
+    "compute_used_h100e": "H100e",
+    "utilization": "fraction",
+    "spot_price_usd_per_gpu_hour": "USD per H100e-hour",
+    "reserved_price_usd_per_gpu_hour": "USD per H100e-hour",
+    "capex_usd": "USD per month",
+    "token_price_usd_per_mtok": "USD per million tokens",
+    "ai_spending_usd": "USD per month",
+    "mean_adopted_efficiency": "x month 0",
+    "frontier_efficiency": "x month 0",
+    "write_downs_usd": "USD per month",
+    "stranded_book_value_usd": "USD",
+    "book_value_usd": "USD",
+    "adoption_share": "fraction",
+}
+MAX_FAN_RUNS = 2000  # runs read for an all-runs fan chart
+FAN_POINTS = 4
+BINS = 8
+MAX_LEVELS = 25  # a parameter with at most this many distinct values is drawn cell per value
+
+
+class AnalysisError(ValueError):
+    """A sweep that cannot give the asked picture or table (e.g. Sobol indices of a grid)."""
+
+
+def _unit_of_series(column: str) -> str:
+    if column in SERIES_UNITS:
+        return SERIES_UNITS[column]
+    for suffix, unit in (("_h100e", "H100e"), ("_usd", "USD"), ("_share", "fraction")):
+        if column.endswith(suffix):
+            return unit
+    return "-"
+
+
+def axis_label(name: str, unit: str) -> str:
+    return f"{name} [{unit or '-'}]"
+
+
+# ---------------------------------------------------------------------------------------- loading
+@dataclass
+class Sweep:
+    """A sweep folder read back: spec (as a dict), manifest, and the results table."""
+
+    root: Path
+    spec: dict[str, Any]
+    manifest: dict[str, Any]
+    results: pd.DataFrame
+    params: list[str]
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name", self.root.name))
+
+    def unit(self, param: str) -> str:
+        return str(self.manifest.get("params", {}).get(param, {}).get("unit", ""))
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.results[self.results["status"] == "ok"]
+
+
+def load_sweep(root: Path, rebuild: bool = True) -> Sweep:
+    """Read a sweep folder; with `rebuild`, first rebuild results.parquet from the run files."""
+    import yaml
+
+    from model.sweeps import DEFAULT_SERIES
+
+    store = SweepStore.open(root)
+    spec = yaml.safe_load(store.read_spec_text())
+    if rebuild or not store.path(RESULTS).is_file():
+        store.aggregate(list(spec.get("series", {}).get("columns", DEFAULT_SERIES)))
+    results = pd.read_parquet(store.path(RESULTS))
+    manifest = store.read_manifest()
+    design = spec.get("design", {})
+    if design.get("kind") == "list":
+        names: dict[str, None] = {}
+        for point in design.get("points", []):
+            names.update(dict.fromkeys(point))
+        params = list(names)
+    else:
+        params = list(design.get("params", {}))
+    return Sweep(Path(root), spec, manifest, results, params)
+
+
+# ---------------------------------------------------------------------------------------- phase diagram
+def _wide(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(v)) and v.min() > 0 and v.max() >= 10 * v.min()
+
+
+def _edges(centers: np.ndarray, log: bool) -> np.ndarray:
+    """Cell edges around sorted level values: midpoints (geometric on a log axis)."""
+    c = np.log10(centers) if log else centers.astype(float)
+    if len(c) == 1:
+        half = 0.5 if log else max(abs(c[0]) * 0.1, 0.5)
+        e = np.array([c[0] - half, c[0] + half])
+    else:
+        mid = (c[1:] + c[:-1]) / 2
+        e = np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+    return 10**e if log else e
+
+
+def _cells(values: pd.Series, log: bool, bins: int) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Cell index of each value, the cells' centres and edges: levels if few, else bins."""
+    v = pd.to_numeric(values, errors="coerce").astype(float)
+    levels = np.sort(v.dropna().unique())
+    if len(levels) <= MAX_LEVELS:
+        index = pd.Series(np.searchsorted(levels, v.to_numpy()), index=values.index)
+        return index, levels, _edges(levels, log)
+    lo, hi = float(levels[0]), float(levels[-1])
+    edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+    index = pd.Series(
+        np.clip(np.searchsorted(edges, v.to_numpy(), side="right") - 1, 0, bins - 1), index=values.index
+    )
+    centers = np.sqrt(edges[1:] * edges[:-1]) if log else (edges[1:] + edges[:-1]) / 2
+    return index, centers, edges
+
+
+def phase_table(
+    sweep: Sweep, x: str, y: str, severity: str = "peak_overcapacity", bins: int = BINS
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per (x, y) cell: runs, P(bubble) and median severity; plus the cell geometry."""
+    for name in (x, y):
+        if name not in sweep.params:
+            raise AnalysisError(f"'{name}' is not swept here; swept: {', '.join(sweep.params)}")
+    if severity not in sweep.results.columns:
+        raise AnalysisError(f"no outcome '{severity}' in results.parquet")
+    ok = sweep.ok.dropna(subset=[x, y])  # list points that leave x or y at the base value
+    if ok.empty:
+        raise AnalysisError(f"no finished run with both {x} and {y} set")
+    log_x, log_y = _wide(sweep.results[x]), _wide(sweep.results[y])
+    ix, cx, ex = _cells(ok[x], log_x, bins)
+    iy, cy, ey = _cells(ok[y], log_y, bins)
+    frame = pd.DataFrame(
+        {"ix": ix, "iy": iy, "bubble": ok["bubble"].astype(float), "severity": ok[severity].astype(float)}
+    )
+    grouped = frame.groupby(["ix", "iy"])
+    table = pd.DataFrame(
+        {
+            "runs": grouped.size(),
+            "p_bubble": grouped["bubble"].mean(),
+            f"median_{severity}": grouped["severity"].median(),
+        }
+    ).reset_index()
+    table.insert(0, x, cx[table["ix"]])
+    table.insert(1, y, cy[table["iy"]])
+    geometry = {
+        "x_edges": ex,
+        "y_edges": ey,
+        "nx": len(cx),
+        "ny": len(cy),
+        "log_x": log_x,
+        "log_y": log_y,
+        "x_centers": cx,
+        "y_centers": cy,
+        "x_levels": cx if ok[x].nunique() <= MAX_LEVELS else None,
+        "y_levels": cy if ok[y].nunique() <= MAX_LEVELS else None,
+    }
+    return table, geometry
+
+
+def phase_figure(
+    sweep: Sweep, x: str, y: str, severity: str = "peak_overcapacity", bins: int = BINS
+) -> Figure:
+    """Two panels over x and y: P(bubble state) and the median severity per cell."""
+    table, geo = phase_table(sweep, x, y, severity, bins)
+    sev_col = f"median_{severity}"
+    fig = Figure(figsize=(12.5, 5.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    sev_label, sev_unit = OUTCOMES.get(severity, (severity, ""))
+    panels = [
+        ("p_bubble", "P(bubble state)", "probability", "Reds", (0.0, 1.0), "{:.2f}"),
+        (sev_col, f"median {sev_label}", sev_unit, "viridis", (None, None), "{:.3g}"),
+    ]
+    for ax, (col, label, unit, cmap, (vmin, vmax), fmt) in zip(axes, panels, strict=True):
+        grid = np.full((geo["ny"], geo["nx"]), np.nan)
+        grid[table["iy"], table["ix"]] = table[col]
+        mesh = ax.pcolormesh(
+            geo["x_edges"], geo["y_edges"], grid, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
+        )
+        fig.colorbar(mesh, ax=ax, label=axis_label(label, unit))
+        if geo["nx"] * geo["ny"] <= 225:  # few cells: write each value in its cell
+            lo = np.nanmin(grid) if vmin is None else vmin
+            hi = np.nanmax(grid) if vmax is None else vmax
+            for _, row in table.iterrows():
+                value = row[col]
+                if not math.isnan(value):
+                    shade = (value - lo) / max(hi - lo, 1e-12)
+                    ax.text(
+                        geo["x_centers"][int(row["ix"])],
+                        geo["y_centers"][int(row["iy"])],
+                        fmt.format(value),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if shade > 0.6 else "black",
+                    )
+        if geo["log_x"]:
+            ax.set_xscale("log")
+        if geo["log_y"]:
+            ax.set_yscale("log")
+        if geo["x_levels"] is not None:  # a grid: one tick per level, written out
+            ax.set_xticks(geo["x_levels"], [f"{v:.3g}" for v in geo["x_levels"]], minor=False)
+            ax.set_xticks([], minor=True)
+        if geo["y_levels"] is not None:
+            ax.set_yticks(geo["y_levels"], [f"{v:.3g}" for v in geo["y_levels"]], minor=False)
+            ax.set_yticks([], minor=True)
+        ax.set_xlabel(axis_label(x, sweep.unit(x)))
+        ax.set_ylabel(axis_label(y, sweep.unit(y)))
+        ax.set_title(f"{label} per cell")
+    others = [p for p in sweep.params if p not in (x, y)]
+    runs = int(table["runs"].sum())
+    note = f"; pooled over {', '.join(others)}" if others else ""
+    fig.suptitle(
+        f"{sweep.name}: where the bubble state occurs — {runs} runs, "
+        f"{int(table['runs'].min())}-{int(table['runs'].max())} per cell{note}"
+    )
+    return fig
+
+
+def response_figure(sweep: Sweep, x: str, severity: str = "peak_overcapacity") -> Figure:
+    """One swept parameter: P(bubble state) and the median severity against it."""
+    ok = sweep.ok
+    if ok.empty:
+        raise AnalysisError("no finished run to draw")
+    grouped = ok.assign(bubble=ok["bubble"].astype(float)).groupby(x)
+    p = grouped["bubble"].mean()
+    sev = grouped[severity].median()
+    sev_label, sev_unit = OUTCOMES.get(severity, (severity, ""))
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(p.index, p.to_numpy(), "o-", color="tab:red", label="P(bubble state)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(axis_label("P(bubble state)", "probability"))
+    twin = ax.twinx()
+    twin.plot(sev.index, sev.to_numpy(), "s--", color="tab:blue", label=f"median {sev_label}")
+    twin.set_ylabel(axis_label(f"median {sev_label}", sev_unit))
+    if _wide(ok[x]):
+        ax.set_xscale("log")
+    ax.set_xlabel(axis_label(x, sweep.unit(x)))
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="best")
+    ax.set_title(f"{sweep.name}: bubble state against {x} — {len(ok)} runs")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- fan charts
+def fan_groups(
+    sweep: Sweep, severity: str = "peak_overcapacity", n: int = FAN_POINTS
+) -> dict[str, list[int]]:
+    """Run ids to fan over: replicates of up to n points from least to most severe, or all runs."""
+    ok = sweep.ok
+    reps = int(sweep.spec.get("replicates", 1))
+    if reps < 3 or not sweep.params:
+        ids = ok["run_id"].tolist()
+        if len(ids) > MAX_FAN_RUNS:
+            ids = ids[:: math.ceil(len(ids) / MAX_FAN_RUNS)]
+        return {f"all runs (n={len(ids)})": ids}
+    per_point = ok.groupby("point_id")[severity].mean().sort_values(kind="stable")
+    picks = per_point.index[
+        np.unique(np.linspace(0, len(per_point) - 1, min(n, len(per_point))).round().astype(int))
+    ]
+    groups: dict[str, list[int]] = {}
+    for pid in picks:
+        rows = ok[ok["point_id"] == pid]
+        values = ", ".join(f"{p}={_short(rows[p].iloc[0])}" for p in sweep.params)
+        groups[f"point {pid}: {values} (n={len(rows)})"] = rows["run_id"].tolist()
+    return groups
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float | np.floating) else str(v)
+
+
+def fan_figure(sweep: Sweep, groups: dict[str, list[int]], columns: list[str] | None = None) -> Figure:
+    """Rows: series; columns: groups of runs. Median line, 25-75 % and 5-95 % bands by month."""
+    path = sweep.root / SERIES
+    wanted = sorted({rid for ids in groups.values() for rid in ids})
+    series = pd.read_parquet(path, filters=[("run_id", "in", wanted)]) if wanted else pd.DataFrame()
+    if series.empty:
+        raise AnalysisError("no sampled series (the spec's series.columns is empty, or no run finished)")
+    columns = columns or [c for c in series.columns if c not in ("run_id", "step")]
+    fig = Figure(figsize=(4.2 * len(groups) + 1, 2.6 * len(columns) + 0.8), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(columns), len(groups), squeeze=False, sharex=True))
+    for j, (label, ids) in enumerate(groups.items()):
+        part = series[series["run_id"].isin(ids)]
+        for i, column in enumerate(columns):
+            ax: Axes = axes[i, j]
+            wide = part.pivot(index="step", columns="run_id", values=column)
+            q = wide.quantile([0.05, 0.25, 0.5, 0.75, 0.95], axis=1).T
+            steps = q.index.to_numpy()
+            ax.fill_between(steps, q[0.05], q[0.95], color="tab:blue", alpha=0.15, lw=0, label="5-95 %")
+            ax.fill_between(steps, q[0.25], q[0.75], color="tab:blue", alpha=0.35, lw=0, label="25-75 %")
+            ax.plot(steps, q[0.5], color="tab:blue", lw=1.6, label="median")
+            values = wide.to_numpy()
+            positive = values[np.isfinite(values) & (values > 0)]
+            if (
+                positive.size
+                and (values[np.isfinite(values)] > 0).all()
+                and positive.max() > 100 * positive.min()
+            ):
+                ax.set_yscale("log")
+            if i == 0:
+                ax.set_title(label, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(axis_label(column, _unit_of_series(column)), fontsize=8)
+            if i == len(columns) - 1:
+                ax.set_xlabel(axis_label("month", "months from start"))
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7, loc="best")
+    across = "runs" if len(groups) == 1 else "replicates of each point"
+    fig.suptitle(f"{sweep.name}: key series across {across} (median and bands)")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- sensitivity
+def _point_means(sweep: Sweep, outputs: list[str]) -> pd.DataFrame:
+    res = sweep.results
+    n_points = int(res["point_id"].max()) + 1
+    ok = sweep.ok
+    missing = n_points - ok["point_id"].nunique()
+    if missing:
+        raise AnalysisError(
+            f"sensitivity indices need every design point; {missing} of {n_points} have no finished run "
+            "(finish the sweep with --resume, failed runs with --retry-failed)"
+        )
+    cols = [c for c in outputs if c in ok.columns]
+    return ok[["point_id", *cols]].astype({c: float for c in cols}).groupby("point_id").mean().sort_index()
+
+
+def _problem(sweep: Sweep) -> dict[str, Any]:
+    params = sweep.spec["design"]["params"]
+    bounds = [
+        [math.log10(p["min"]), math.log10(p["max"])] if p.get("log") else [p["min"], p["max"]]
+        for p in params.values()
+    ]
+    return {"num_vars": len(params), "names": list(params), "bounds": bounds}
+
+
+def sobol_indices(
+    sweep: Sweep, outputs: tuple[str, ...] = SENSITIVITY_OUTPUTS, seed: int = 0
+) -> pd.DataFrame:
+    """S1 and ST with 95 % bootstrap intervals per output and parameter (SALib, Saltelli design)."""
+    from SALib.analyze import sobol
+
+    design = sweep.spec.get("design", {})
+    if design.get("kind") != "sobol":
+        raise AnalysisError(f"Sobol indices need a sobol design, this one is {design.get('kind')}")
+    means = _point_means(sweep, list(outputs))
+    problem = _problem(sweep)
+    rows = []
+    for output in means.columns:
+        y = means[output].to_numpy(float)
+        if not np.isfinite(y).all() or np.var(y) == 0:
+            continue  # constant or undefined output: no variance to apportion
+        si = sobol.analyze(
+            problem, y, calc_second_order=bool(design.get("second_order")), conf_level=0.95, seed=seed
+        )
+        for k, name in enumerate(problem["names"]):
+            rows.append(
+                {
+                    "output": output,
+                    "parameter": name,
+                    "S1": si["S1"][k],
+                    "S1_conf": si["S1_conf"][k],
+                    "ST": si["ST"][k],
+                    "ST_conf": si["ST_conf"][k],
+                }
+            )
+    return pd.DataFrame(rows, columns=["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"])
+
+
+def morris_indices(
+    sweep: Sweep, outputs: tuple[str, ...] = SENSITIVITY_OUTPUTS, seed: int = 0
+) -> pd.DataFrame:
+    """Morris mu, mu*, its 95 % bootstrap interval, and sigma per output and parameter (SALib)."""
+    from SALib.analyze import morris
+
+    design = sweep.spec.get("design", {})
+    if design.get("kind") != "morris":
+        raise AnalysisError(f"Morris indices need a morris design, this one is {design.get('kind')}")
+    means = _point_means(sweep, list(outputs))
+    problem = _problem(sweep)
+    params = design["params"]
+    first = sweep.results.drop_duplicates("point_id").set_index("point_id").sort_index()
+    x = np.column_stack(
+        [
+            np.log10(first[n].astype(float)) if params[n].get("log") else first[n].astype(float)
+            for n in problem["names"]
+        ]
+    )
+    rows = []
+    for output in means.columns:
+        y = means[output].to_numpy(float)
+        if not np.isfinite(y).all():
+            continue
+        si = morris.analyze(
+            problem, x, y, conf_level=0.95, num_levels=int(design.get("levels", 4)), seed=seed
+        )
+        for k, name in enumerate(problem["names"]):
+            rows.append(
+                {
+                    "output": output,
+                    "parameter": name,
+                    "mu": si["mu"][k],
+                    "mu_star": si["mu_star"][k],
+                    "mu_star_conf": si["mu_star_conf"][k],
+                    "sigma": si["sigma"][k],
+                }
+            )
+    return pd.DataFrame(rows, columns=["output", "parameter", "mu", "mu_star", "mu_star_conf", "sigma"])
+
+
+def sensitivity_figure(sweep: Sweep, table: pd.DataFrame, kind: str) -> Figure:
+    """Bar chart: per output, S1 and ST (Sobol) or mu* and sigma (Morris), with 95 % intervals."""
+    outputs = list(dict.fromkeys(table["output"]))
+    if not outputs:
+        raise AnalysisError("no output varies across the design: nothing to apportion")
+    ncols = min(2, len(outputs))
+    nrows = math.ceil(len(outputs) / ncols)
+    fig = Figure(figsize=(6.6 * ncols, 4.6 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(outputs) :]:
+        ax.set_visible(False)
+    for i, (ax, output) in enumerate(zip(axes, outputs, strict=False)):
+        part = table[table["output"] == output]
+        pos = np.arange(len(part))
+        label, unit = OUTCOMES.get(output, (output, ""))
+        if kind == "sobol":
+            ax.bar(pos - 0.2, part["S1"], 0.4, yerr=part["S1_conf"], capsize=3, label="S1 (first order)")
+            ax.bar(pos + 0.2, part["ST"], 0.4, yerr=part["ST_conf"], capsize=3, label="ST (total)")
+            ax.set_ylabel(axis_label("Sobol index", "share of output variance"))
+            ax.set_ylim(min(0.0, float((part["S1"] - part["S1_conf"]).min())), 1.05)
+        else:
+            ax.bar(
+                pos - 0.2,
+                part["mu_star"],
+                0.4,
+                yerr=part["mu_star_conf"],
+                capsize=3,
+                label="mu* (mean |effect|)",
+            )
+            ax.bar(pos + 0.2, part["sigma"], 0.4, label="sigma (interactions, non-linearity)")
+            ax.set_ylabel(axis_label("elementary effect", f"{unit} per unit range"))
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xticks(pos, part["parameter"], rotation=30, ha="right")
+        ax.set_xlabel(axis_label("parameter", "swept key"))
+        ax.set_title(f"{label} [{unit}]")
+        if i == 0:
+            ax.legend(fontsize=8, loc="upper right")
+    runs = len(sweep.ok)
+    what = (
+        "Sobol indices with 95 % intervals"
+        if kind == "sobol"
+        else "Morris screening with 95 % interval of mu*"
+    )
+    fig.suptitle(f"{sweep.name}: {what} — {runs} runs, outputs averaged over replicates")
+    return fig
+
+
+def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if math.isnan(v) else f"{v:.{digits}g}"
+        return str(v)
+
+    head = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+# ---------------------------------------------------------------------------------------- all at once
+def _save(fig: Figure, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def analyze(
+    root: Path,
+    x: str | None = None,
+    y: str | None = None,
+    severity: str = "peak_overcapacity",
+    out: Path | None = None,
+) -> tuple[list[Path], list[str]]:
+    """Draw every picture and table the sweep supports into `root/analysis/` (or `out`).
+
+    Returns the files written and notes on what was skipped and why.
+    """
+    sweep = load_sweep(root)
+    out = Path(out) if out is not None else sweep.root / ANALYSIS
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    notes: list[str] = []
+    if severity not in SEVERITIES:
+        raise AnalysisError(f"severity must be one of {', '.join(SEVERITIES)}")
+    numeric = [p for p in sweep.params if pd.api.types.is_numeric_dtype(sweep.results[p])]
+    if sweep.ok.empty:
+        notes.append("no finished run: nothing to draw")
+        return written, notes
+
+    x = x or (numeric[0] if numeric else None)
+    y = y or next((p for p in numeric if p != x), None)
+    if x is not None and y is not None:
+        table, _ = phase_table(sweep, x, y, severity)
+        path = out / f"phase_{x}__{y}.csv"
+        table.drop(columns=["ix", "iy"]).to_csv(path, index=False)
+        written.append(path)
+        path = out / f"phase_{x}__{y}.png"
+        _save(phase_figure(sweep, x, y, severity), path)
+        written.append(path)
+    elif x is not None:
+        path = out / f"response_{x}.png"
+        _save(response_figure(sweep, x, severity), path)
+        written.append(path)
+    else:
+        notes.append("phase diagram: no numeric swept parameter")
+
+    if (sweep.root / SERIES).is_file() and sweep.spec.get("series", {}).get("columns"):
+        path = out / "fan.png"
+        _save(fan_figure(sweep, fan_groups(sweep, severity)), path)
+        written.append(path)
+    else:
+        notes.append("fan chart: no sampled series in this sweep")
+
+    kind = sweep.spec.get("design", {}).get("kind")
+    if kind in ("sobol", "morris"):
+        try:
+            table = sobol_indices(sweep) if kind == "sobol" else morris_indices(sweep)
+            for suffix, text in ((".csv", table.to_csv(index=False)), (".md", markdown_table(table))):
+                path = out / f"{kind}{suffix}"
+                _write_text(path, text)
+                written.append(path)
+            path = out / f"{kind}.png"
+            _save(sensitivity_figure(sweep, table, kind), path)
+            written.append(path)
+        except AnalysisError as exc:
+            notes.append(f"{kind} indices: {exc}")
+    counts = sweep.results["status"].value_counts().to_dict()
+    _write_text(
+        out / "summary.json", json.dumps({"status": counts, "files": [p.name for p in written]}, indent=2)
+    )
+    return written, notes

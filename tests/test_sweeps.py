@@ -1,0 +1,525 @@
+"""Sweeps: specs are validated up front, every run is written once, a killed sweep resumes to the
+same results, a Dask cluster gives the same results as local processes, a failing run is
+recorded and the rest finish, and the driver's memory does not grow with the number of runs.
+
+Runs are tiny (200 user segments, 24 months) so that the real model runs in every test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from model.sweep_cli import analyze, sweep
+from model.sweeps import SpecError, parse_spec, prepare
+
+REPO = Path(__file__).resolve().parent.parent
+N_RUNS = 12
+GRID: dict[str, Any] = {
+    "name": "grid-test",
+    "base": "sudden-100x",
+    "fixed": {"n_users": 200, "steps": 24, "jump_month": 6},
+    "design": {
+        "kind": "grid",
+        "params": {
+            "jump_size": {"min": 1, "max": 100, "num": 3, "log": True},
+            "demand_elasticity": {"values": [0.5, 1.5]},
+        },
+    },
+    "replicates": 2,
+    "seed": 3,
+    "series": {"columns": ["utilization", "installed_capacity_h100e"], "every_months": 6},
+}
+
+
+def write_spec(folder: Path, data: dict[str, Any], name: str = "spec.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def invoke(command: Any, *args: Any) -> Any:
+    result = CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def only_folder(out: Path) -> Path:
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    return folder
+
+
+def ledger(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "ledger.jsonl").read_text().splitlines() if line.strip()]
+
+
+def results(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(folder / "results.parquet")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The grid sweep run once from start to end on 2 local worker processes."""
+    tmp = tmp_path_factory.mktemp("uninterrupted")
+    result = invoke(sweep, write_spec(tmp, GRID), "--workers", 2, "--out", tmp / "out", "--no-analyze")
+    assert result.exit_code == 0, result.output
+    return only_folder(tmp / "out")
+
+
+# ------------------------------------------------------------------------------------ the spec
+def test_an_unknown_spec_key_is_named_by_its_path():
+    bad = {**GRID, "design": {"kind": "grid", "params": {"jump_size": {"values": [1, 10], "nmu": 3}}}}
+    with pytest.raises(SpecError, match=r"unknown key 'design\.params\.jump_size\.nmu'"):
+        parse_spec(bad, "spec.yaml")
+
+
+def test_an_unknown_config_key_in_the_design_is_named_before_anything_runs():
+    bad = {**GRID, "design": {"kind": "grid", "params": {"users.demand_elastcity": {"values": [1.0]}}}}
+    with pytest.raises(SpecError, match=r"key 'design\.params\.users\.demand_elastcity'.*not a config key"):
+        prepare(parse_spec(bad, "spec.yaml"), "spec.yaml")
+
+
+def test_a_design_point_outside_the_config_bounds_stops_the_dry_run_and_writes_nothing(tmp_path):
+    bad = {**GRID, "design": {"kind": "grid", "params": {"jump_size": {"values": [10, 0.5]}}}}
+    result = invoke(sweep, write_spec(tmp_path, bad), "--dry-run", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "design point 1 (discovery.jump_size=0.5)" in result.output
+    assert "greater than or equal to 1" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    result = invoke(sweep, write_spec(tmp_path, GRID), "--dry-run", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "6 design points x 2 replicates = 12 runs" in result.output
+    assert "jump_size (discovery.jump_size): 1 .. 100, 3 distinct values [x efficiency]" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_sobol_needs_a_power_of_two_and_morris_an_even_number_of_levels():
+    two = {"a": {"min": 0, "max": 1}, "b": {"min": 0, "max": 1}}
+    sobol = {**GRID, "design": {"kind": "sobol", "samples": 12, "params": two}}
+    with pytest.raises(SpecError, match=r"key 'design\.samples' = 12: must be a power of 2"):
+        parse_spec(sobol, "s")
+    morris = {"kind": "morris", "trajectories": 4, "levels": 5, "params": two}
+    with pytest.raises(SpecError, match=r"key 'design\.levels' = 5: must be even"):
+        parse_spec({**GRID, "design": morris}, "s")
+
+
+def test_a_log_range_needs_a_positive_minimum():
+    bad = {
+        **GRID,
+        "design": {"kind": "lhs", "samples": 4, "params": {"jump_size": {"min": 0, "max": 10, "log": True}}},
+    }
+    with pytest.raises(SpecError, match=r"design\.params\.jump_size.*log range needs 'min' > 0"):
+        parse_spec(bad, "s")
+
+
+# ------------------------------------------------------------------------------------ designs and seeds
+def design_of(data: dict[str, Any]) -> pd.DataFrame:
+    spec = parse_spec(data, "s")
+    return prepare(spec, "s").design
+
+
+def test_seeds_derive_from_the_master_seed_one_per_run():
+    a, b = design_of(GRID), design_of(GRID)
+    assert a["seed"].tolist() == b["seed"].tolist()
+    assert a["seed"].is_unique
+    other = design_of({**GRID, "seed": 4})
+    assert not set(other["seed"]) & set(a["seed"])
+
+
+def test_common_seeds_give_each_replicate_the_same_seed_at_every_point():
+    d = design_of({**GRID, "common_seeds": True})
+    assert (d.groupby("replicate")["seed"].nunique() == 1).all()
+    assert d.groupby("point_id")["seed"].nunique().eq(2).all()
+
+
+def test_designs_have_the_sizes_their_schemes_promise_and_stay_in_range():
+    ranges = {"jump_size": {"min": 1, "max": 1000, "log": True}, "jump_month": {"min": 0, "max": 12}}
+    grid = design_of(GRID)
+    assert len(grid) == 3 * 2 * 2 and sorted(grid["jump_size"].unique()) == [1.0, 10.0, 100.0]
+    lhs = design_of({**GRID, "replicates": 1, "design": {"kind": "lhs", "samples": 10, "params": ranges}})
+    sobol = design_of({**GRID, "replicates": 1, "design": {"kind": "sobol", "samples": 8, "params": ranges}})
+    morris = design_of(
+        {**GRID, "replicates": 1, "design": {"kind": "morris", "trajectories": 3, "params": ranges}}
+    )
+    assert (len(lhs), len(sobol), len(morris)) == (10, 8 * (2 + 2), 3 * (2 + 1))
+    for d in (lhs, sobol, morris):
+        assert d["jump_size"].between(1, 1000).all()
+        assert d["jump_month"].dtype == "int64" and d["jump_month"].between(0, 12).all()
+
+
+def test_a_list_design_runs_exactly_its_points():
+    points = [{"jump_size": 10.0}, {"jump_size": 100.0, "users.demand_elasticity": 0.5}]
+    d = design_of({**GRID, "replicates": 1, "design": {"kind": "list", "points": points}})
+    assert d["jump_size"].tolist() == [10.0, 100.0]
+    assert d["users.demand_elasticity"].isna().tolist() == [True, False]
+
+
+# ------------------------------------------------------------------------------------ running
+def test_a_grid_sweep_on_two_workers_writes_every_run_once(uninterrupted):
+    records = ledger(uninterrupted)
+    assert Counter(r["run_id"] for r in records if r["status"] == "ok") == Counter(range(N_RUNS))
+    files = sorted(uninterrupted.glob("runs/*/*.json"))
+    assert [int(p.stem) for p in files] == list(range(N_RUNS))
+    res = results(uninterrupted)
+    assert res["run_id"].tolist() == list(range(N_RUNS))
+    assert (res["status"] == "ok").all()
+    design = pd.read_parquet(uninterrupted / "design.parquet")
+    pd.testing.assert_frame_equal(res[design.columns], design)
+    assert len({r["pid"] for r in records}) == 2  # both workers ran
+    assert not list(uninterrupted.rglob(".*.tmp-*"))
+    series = pd.read_parquet(uninterrupted / "series.parquet")
+    assert sorted(series["step"].unique()) == [0, 6, 12, 18, 24]
+    assert len(series) == N_RUNS * 5
+
+
+def test_each_run_is_the_model_run_with_its_stored_seed(uninterrupted):
+    from model import AIMarketModel
+    from model.config import load_config
+
+    row = results(uninterrupted).iloc[7]
+    overrides = {
+        **GRID["fixed"],
+        "jump_size": row["jump_size"],
+        "demand_elasticity": row["demand_elasticity"],
+    }
+    model = AIMarketModel(config=load_config("sudden-100x", overrides), rng=int(row["seed"]))
+    for _ in range(model.config.run.steps):
+        model.step()
+    summary = model.summary()
+    assert row["peak_overcapacity"] == summary["peak_overcapacity"]
+    assert row["write_offs_usd"] == summary["write_offs_usd"]
+    assert row["bubble"] == summary["bubble"]
+
+
+def _wait_for(predicate: Any, timeout: float, what: str, poll: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(poll)
+
+
+def _ok_lines(folder: Path) -> int:
+    path = folder / "ledger.jsonl"
+    return path.read_text().count('"status":"ok"') if path.exists() else 0
+
+
+def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_a_run(uninterrupted, tmp_path):
+    spec = write_spec(tmp_path, GRID)
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "model.sweep_cli",
+        "sweep",
+        str(spec),
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        [*command, "--no-analyze"],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(lambda: out.exists() and any(out.iterdir()), 60, "the sweep folder")
+        folder = only_folder(out)
+        _wait_for(lambda: _ok_lines(folder) >= 3, 60, "three finished runs")
+        os.kill(proc.pid, signal.SIGKILL)  # the driver, mid-sweep, as the OOM killer would
+        proc.wait(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # its worker processes too
+        proc.wait(timeout=10)
+    done_before = _ok_lines(folder)
+    assert 3 <= done_before < N_RUNS, "the sweep should have been killed mid-way"
+    assert not (folder / "results.parquet").exists()
+
+    result = invoke(sweep, "--resume", folder, "--workers", 2, "--no-analyze")
+    assert result.exit_code == 0, result.output
+    records = ledger(folder)
+    assert Counter(r["run_id"] for r in records if r["status"] == "ok") == Counter(range(N_RUNS))
+    assert not list(folder.rglob(".*.tmp-*"))
+    pd.testing.assert_frame_equal(results(folder), results(uninterrupted))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folder / "series.parquet"), pd.read_parquet(uninterrupted / "series.parquet")
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert len(manifest["sessions"]) == 2 and manifest["status"] == {"ok": N_RUNS, "failed": 0, "pending": 0}
+
+    again = invoke(sweep, "--resume", folder, "--no-analyze")  # nothing left to do
+    assert again.exit_code == 0 and "0 run now" in again.output
+    assert len(ledger(folder)) == len(records)
+
+
+def test_a_torn_ledger_line_and_a_half_written_result_are_tolerated_on_resume(uninterrupted, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(uninterrupted, folder)
+    (folder / ".lock").unlink(missing_ok=True)
+    victim = folder / "runs" / "000" / "000005.json"
+    victim.write_text(victim.read_text()[:100])  # as if the disk lost the end of the file
+    (folder / "runs" / "000" / ".000006.json.tmp-999").write_text("{")
+    with open(folder / "ledger.jsonl", "a") as fh:
+        fh.write('{"run_id": 9, "status": "o')  # a kill in the middle of a ledger write
+    result = invoke(sweep, "--resume", folder, "--workers", 1, "--no-analyze")
+    assert result.exit_code == 0, result.output
+    assert "1 run now" in result.output  # only run 5 again
+    pd.testing.assert_frame_equal(results(folder), results(uninterrupted))
+    assert not list(folder.rglob(".*.tmp-*"))
+
+
+def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_the_others_finish(tmp_path):
+    # 1e-300 tokens per GPU-month passes the config's bounds (> 0) but makes the money flows NaN,
+    # which the double-entry ledger refuses at run time.
+    points = [{"efficiency.tokens_per_h100e_month": v} for v in (2.0e8, 1e-300, 3.0e8)]
+    spec = {**GRID, "name": "with-a-failure", "replicates": 1, "design": {"kind": "list", "points": points}}
+    out = tmp_path / "out"
+    result = invoke(sweep, write_spec(tmp_path, spec), "--workers", 2, "--out", out, "--no-analyze")
+    assert result.exit_code == 1
+    assert "1 runs failed" in result.output and "--retry-failed" in result.output
+    folder = only_folder(out)
+    (failed,) = [r for r in ledger(folder) if r["status"] == "failed"]
+    assert failed["run_id"] == 1
+    assert "Traceback" in failed["traceback"] and "invalid transfer" in failed["traceback"]
+    res = results(folder)
+    assert res["status"].tolist() == ["ok", "failed", "ok"]
+    assert res.loc[1, "peak_overcapacity"] != res.loc[1, "peak_overcapacity"]  # NaN: no outcome
+    status = pd.read_parquet(folder / "status.parquet")
+    assert "invalid transfer" in status.loc[1, "error"]
+
+    retry = invoke(sweep, "--resume", folder, "--retry-failed", "--no-analyze")
+    assert retry.exit_code == 1 and "1 run now" in retry.output  # only the failed one again
+    assert pd.read_parquet(folder / "status.parquet")["attempts"].tolist() == [1, 2, 1]
+
+
+def test_a_worker_process_killed_mid_sweep_fails_only_its_runs_and_a_retry_completes_them(
+    uninterrupted, tmp_path
+):
+    from model.sweeps import create_sweep, run_sweep
+
+    spec = parse_spec(GRID, "spec")
+    prepared = prepare(spec, "spec")
+    store = create_sweep(prepared, tmp_path / "out", "test")
+    killed: list[int] = []
+
+    def kill_a_worker(payload: dict[str, Any]) -> None:
+        if not killed:  # as the OOM killer would: SIGKILL one worker process once
+            killed.append(payload["meta"]["pid"])
+            os.kill(payload["meta"]["pid"], signal.SIGKILL)
+
+    outcome = run_sweep(store, prepared, workers=2, progress=False, on_record=kill_a_worker)
+    assert outcome.failed >= 1 and outcome.ok + outcome.failed == N_RUNS and outcome.pending == 0
+    failed = [r for r in ledger(store.root) if r["status"] == "failed"]
+    assert all("BrokenProcessPool" in r["traceback"] for r in failed)
+
+    retry = run_sweep(store, prepared, workers=2, progress=False, retry_failed=True)
+    assert (retry.ok, retry.failed, retry.ran) == (N_RUNS, 0, outcome.failed)
+    pd.testing.assert_frame_equal(results(store.root), results(uninterrupted))
+
+
+# ------------------------------------------------------------------------------------ Dask
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as fh:
+        return subprocess.Popen(
+            [sys.executable, "-m", *args],
+            cwd=REPO,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_a_real_dask_cluster_gives_results_identical_to_local_processes(uninterrupted, tmp_path):
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    procs = []
+    try:
+        scheduler_log = tmp_path / "scheduler.log"
+        procs.append(
+            _start(
+                [
+                    "distributed.cli.dask_scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--dashboard-address",
+                    ":0",
+                ],
+                scheduler_log,
+            )
+        )
+        address: list[str] = []
+
+        def scheduler_up() -> bool:
+            found = re.search(r"Scheduler at:\s+(tcp://127\.0\.0\.1:\d+)", scheduler_log.read_text())
+            if found:
+                address.append(found.group(1))
+            return bool(found) or procs[0].poll() is not None
+
+        _wait_for(scheduler_up, 60, "the dask scheduler", poll=0.1)
+        assert address, scheduler_log.read_text()
+        procs.append(
+            _start(
+                ["distributed.cli.dask_worker", address[0], "--nworkers", "2", "--nthreads", "1"]
+                + ["--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0"],
+                tmp_path / "worker.log",
+            )
+        )
+        with Client(address[0], timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+
+        out = tmp_path / "out"
+        args = ["--backend", "dask", "--scheduler", address[0], "--workers", 2, "--out", out, "--no-analyze"]
+        result = invoke(sweep, write_spec(tmp_path, GRID), *args)
+        assert result.exit_code == 0, result.output
+        folder = only_folder(out)
+        assert json.loads((folder / "manifest.json").read_text())["sessions"][0]["backend"] == "dask"
+        hosts_pids = {r["pid"] for r in ledger(folder)}
+        assert len(hosts_pids) == 2  # both dask worker processes ran runs
+        pd.testing.assert_frame_equal(results(folder), results(uninterrupted))
+        assert (folder / "results.parquet").read_bytes() == (uninterrupted / "results.parquet").read_bytes()
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+# ------------------------------------------------------------------------------------ memory
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, sys
+    from pathlib import Path
+    from model.sweeps import create_sweep, parse_spec, prepare, run_sweep
+    n, out = int(sys.argv[1]), Path(sys.argv[2])
+    spec = parse_spec({
+        "name": f"mem-{n}", "base": "baseline", "fixed": {"n_users": 20, "steps": 6},
+        "design": {"kind": "list", "points": [{"jump_size": 1.0}]}, "replicates": n, "seed": 1,
+    }, "memory")
+    prepared = prepare(spec, "memory")
+    store = create_sweep(prepared, out, "memory test")
+    outcome = run_sweep(store, prepared, workers=2, progress=False)
+    assert outcome.ok == n, outcome
+    print(json.dumps({"driver_peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    """
+)
+
+
+def test_the_driver_memory_does_not_grow_with_the_number_of_runs(tmp_path):
+    peaks = {}
+    for n in (20, 160):
+        done = subprocess.run(
+            [sys.executable, "-c", MEMORY_SCRIPT, str(n), str(tmp_path / str(n))],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        peaks[n] = json.loads(done.stdout.strip().splitlines()[-1])["driver_peak_rss_kib"] / 1024
+    print(f"driver peak RSS: {peaks[20]:.1f} MB for 20 runs, {peaks[160]:.1f} MB for 160 runs")
+    assert peaks[160] - peaks[20] < 8.0, peaks
+
+
+# ------------------------------------------------------------------------------------ analysis
+def test_the_phase_diagram_counts_bubbles_per_cell(uninterrupted):
+    from model.analysis import load_sweep, phase_table
+
+    table, geo = phase_table(load_sweep(uninterrupted), "jump_size", "demand_elasticity")
+    res = results(uninterrupted)
+    expected = res.groupby(["jump_size", "demand_elasticity"])["bubble"].mean()
+    got = table.set_index(["jump_size", "demand_elasticity"])["p_bubble"]
+    pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+    assert table["runs"].eq(2).all()
+    assert geo["log_x"] and not geo["log_y"]  # 1..100 spans 10x or more; 0.5..1.5 does not
+
+
+def test_analyze_draws_the_phase_diagram_and_fan_chart(uninterrupted, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(uninterrupted, folder)
+    result = invoke(analyze, folder)
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in (folder / "analysis").iterdir()}
+    assert {
+        "phase_jump_size__demand_elasticity.png",
+        "phase_jump_size__demand_elasticity.csv",
+        "fan.png",
+    } <= names
+
+
+SENSITIVITY_FIXED = {"n_users": 50, "steps": 18, "jump_month": 3}
+
+
+@pytest.mark.parametrize(
+    ("design", "files", "columns"),
+    [
+        (
+            {"kind": "sobol", "samples": 8},
+            {"sobol.csv", "sobol.md", "sobol.png"},
+            ["S1", "S1_conf", "ST", "ST_conf"],
+        ),
+        (
+            {"kind": "morris", "trajectories": 4, "levels": 4},
+            {"morris.csv", "morris.md", "morris.png"},
+            ["mu", "mu_star", "mu_star_conf", "sigma"],
+        ),
+    ],
+)
+def test_sensitivity_studies_give_indices_with_confidence_intervals(tmp_path, design, files, columns):
+    params = {
+        "jump_size": {"min": 1, "max": 1000, "log": True},
+        "demand_elasticity": {"min": 0.3, "max": 2.0},
+    }
+    spec = {
+        "name": design["kind"],
+        "base": "sudden-100x",
+        "fixed": SENSITIVITY_FIXED,
+        "design": {**design, "params": params},
+        "seed": 5,
+        "series": {"columns": []},
+    }
+    out = tmp_path / "out"
+    result = invoke(sweep, write_spec(tmp_path, spec), "--workers", 2, "--out", out)
+    assert result.exit_code == 0, result.output
+    folder = only_folder(out)
+    assert files <= {p.name for p in (folder / "analysis").iterdir()}
+    table = pd.read_csv(folder / "analysis" / f"{design['kind']}.csv")
+    assert set(table["parameter"]) == {"jump_size", "demand_elasticity"}
+    assert "peak_overcapacity" in set(table["output"])
+    assert table[columns].notna().all().all()
