@@ -34,6 +34,30 @@ def training_demand(budget_usd: np.ndarray, price: float, reference_price: float
     return budget_usd / (max(price, reference_price) * HOURS_PER_MONTH)
 
 
+def _equilibrium(
+    asks: np.ndarray, cum: np.ndarray, inelastic: float, budget: float, max_price: float, reference: float
+) -> float:
+    """Lowest price at which supply covers demand; `max_price` if none does.
+
+    Segment k of the supply curve offers cum[k] at prices in [asks[k], asks[k+1]). There,
+    either demand at the ask already fits (glut: the ask is the price), or training
+    budgets fill the room left by inference at budget / (H x room), if that price stays
+    below the next ask and the cap. The first segment where either holds wins.
+    """
+    if asks.size == 0:
+        return max_price
+    with np.errstate(divide="ignore", invalid="ignore"):
+        glut = inelastic + budget / (HOURS_PER_MONTH * np.maximum(asks, reference)) <= cum
+        room = cum - inelastic
+        ceiling = np.minimum(np.append(asks[1:], np.inf), max_price)
+        fill = (room > 0) & (budget <= HOURS_PER_MONTH * room * ceiling)
+    hit = np.flatnonzero((glut | fill) & (asks <= max_price))
+    if hit.size == 0:
+        return max_price
+    k = hit[0]
+    return float(asks[k]) if glut[k] else float(budget / (HOURS_PER_MONTH * room[k]))
+
+
 def clear_spot(
     ask: np.ndarray,
     capacity: np.ndarray,
@@ -61,22 +85,7 @@ def clear_spot(
     cum = np.cumsum(caps)
     inelastic = float(inference_need.sum())
     budget = float(training_budget_usd.sum())
-    price = max_price
-    for k in range(len(asks)):
-        if asks[k] > max_price:
-            break
-        supply = cum[k]
-        if inelastic + budget / (HOURS_PER_MONTH * max(asks[k], reference_price)) <= supply:
-            price = float(asks[k])  # glut: the marginal offer sets the price
-            break
-        if supply <= inelastic:
-            continue
-        # training budgets fill the room left by inference at a price above the reference
-        room = supply - inelastic
-        ceiling = min(asks[k + 1] if k + 1 < len(asks) else np.inf, max_price)
-        if budget <= HOURS_PER_MONTH * room * ceiling:
-            price = float(budget / (HOURS_PER_MONTH * room))
-            break
+    price = _equilibrium(asks, cum, inelastic, budget, max_price, reference_price)
     if previous_price is not None and max_change is not None:
         price = float(
             np.clip(price, previous_price / max_change, min(previous_price * max_change, max_price))
