@@ -136,14 +136,14 @@ class UserPopulation(mesa.Agent):
         integrations), so the impact elasticity is adjustment x elasticity. Logs are taken
         per lab, then gathered per segment.
         """
-        log_price = np.log(lab_prices / self.anchor_price)[self.choice]
-        target = -self.cfg.demand_elasticity * log_price
-        target -= self.price_response
-        target *= self.cfg.adjustment_per_month
-        self.price_response += target
+        cfg = self.cfg
+        log_price = np.log(lab_prices / self.anchor_price)  # per lab
+        pull = (-cfg.adjustment_per_month * cfg.demand_elasticity) * log_price  # per lab
+        self.price_response *= 1.0 - cfg.adjustment_per_month
+        self.price_response += pull[self.choice]
         elastic = self.log_base + self.price_response
         elastic += self.log_usefulness(month)
-        np.minimum(elastic, self.log_budget - log_price, out=elastic)
+        np.minimum(elastic, self.log_budget - log_price[self.choice], out=elastic)
         self.log_usage = elastic
 
     def choose_labs(self, lab_prices: np.ndarray, lab_quality: np.ndarray, alive: np.ndarray) -> None:
