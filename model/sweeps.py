@@ -89,7 +89,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from model.config import HEADLINE, Config, ConfigError, build, load_config, resolve_path
+from model.config import HEADLINE, Config, ConfigError, build, load_config, read_yaml, resolve_path
 from model.sweep_store import DESIGN_COLUMNS, SweepStore, now_utc, plain
 
 DEFAULT_SERIES = [
@@ -264,16 +264,7 @@ def parse_spec(data: Any, origin: str) -> SweepSpec:
 
 def read_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{path}:{where}: malformed YAML: {problem}") from None
-    return parse_spec(data, str(path))
+    return parse_spec(read_yaml(path, SpecError), str(path))
 
 
 def spec_yaml(spec: SweepSpec) -> str:
