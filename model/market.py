@@ -154,8 +154,10 @@ class AIMarketModel(mesa.Model):
         cfg = self.config
         self.lab_shares0 = _shares(self.streams["setup"], cfg.labs.count)
         p0 = self.spot_price
+        # training stock in effective H100e-months: only ratios between labs matter (quality)
         self.labs: list[AILab] = [
-            AILab(self, cfg.labs, i, 0.0, 1e6 * s, p0, 0.0) for i, s in enumerate(self.lab_shares0)
+            AILab(self, cfg.labs, i, cash=0.0, training_stock=1e6 * s, compute_price=p0, revenue=0.0)
+            for i, s in enumerate(self.lab_shares0)
         ]
         for lab, s in zip(self.labs, self.lab_shares0, strict=True):
             self.ledger.transfer("investors", lab, cfg.labs.initial_cash_usd * s, "initial_funding")
@@ -164,6 +166,7 @@ class AIMarketModel(mesa.Model):
 
     @property
     def mean_choice_sensitivity(self) -> float:
+        """Users' mean logit weight on -log price (their lognormal spread has mean 1)."""
         return self.config.users.price_sensitivity
 
     def _build_users(self) -> None:
