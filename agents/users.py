@@ -156,8 +156,12 @@ class UserPopulation(mesa.Agent):
         rng = self.model.streams["users"]
         n = self.choice.size
         movers = rng.choice(n, rng.binomial(n, self.cfg.switch_rate_per_month), replace=False)
-        if not alive.all():
-            movers = np.union1d(movers, np.flatnonzero(~alive[self.choice]))
+        draws = rng.random(movers.size)
+        if not alive.all():  # a dead lab's customers must move: their draws come from the
+            # exits stream, so the users stream draws the same numbers with or without deaths
+            forced = np.setdiff1d(np.flatnonzero(~alive[self.choice]), movers, assume_unique=True)
+            movers = np.concatenate([movers, forced])
+            draws = np.concatenate([draws, self.model.streams["exits"].random(forced.size)])
         if movers.size == 0:
             return
         labs = np.flatnonzero(alive)
@@ -170,5 +174,5 @@ class UserPopulation(mesa.Agent):
         # one sorted array of all classes' CDFs, class k shifted by k: one searchsorted
         offset = np.arange(SENSITIVITY_CLASSES)[:, None]
         classes = self.beta_class[movers]
-        flat = np.searchsorted((cdf + offset).ravel(), classes + rng.random(movers.size), side="right")
+        flat = np.searchsorted((cdf + offset).ravel(), classes + draws, side="right")
         self.choice[movers] = labs[np.minimum(flat - classes * labs.size, labs.size - 1)]

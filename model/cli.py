@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
+from model.report_cli import report
 from model.sweep_cli import analyze, sweep
 from model.viz_cli import viz
 
@@ -121,9 +122,20 @@ def main() -> None:
     show_default=True,
     help="Folder that receives the run folder.",
 )
+@click.option(
+    "--counterfactual",
+    is_flag=True,
+    help="Also run the same config and seed without the scripted discovery (jump_size=1) and "
+    "report the differences (counterfactual.json, counterfactual.png, counterfactual/).",
+)
 @people_errors
 def run(
-    scenario: str, seed: int | None, steps: int | None, assignments: tuple[str, ...], out_dir: Path
+    scenario: str,
+    seed: int | None,
+    steps: int | None,
+    assignments: tuple[str, ...],
+    out_dir: Path,
+    counterfactual: bool,
 ) -> None:
     """Simulate SCENARIO (a name from config/ or a YAML file) and write a run folder."""
     overrides = _overrides(assignments)
@@ -140,11 +152,31 @@ def run(
     from model import AIMarketModel
     from model.output import write_run
 
+    if counterfactual:
+        from model import counterfactual as cf
+
+        counter_cfg = cf.counterfactual_config(cfg)  # a scenario without a discovery stops here
     m = AIMarketModel(config=cfg, rng=seed)
     for _ in tqdm(range(cfg.run.steps), desc=cfg.name, unit="month", file=sys.stderr, disable=None):
         m.step()
+    extra = None
+    if counterfactual:
+        counter = cf.run_model(counter_cfg, seed)
+        diffs = cf.pair_differences(m, counter)
+        jump = cfg.discovery.jump_month
+        fig = cf.overlay_figure(
+            m.model_frame(),
+            counter.model_frame(),
+            f"{cfg.name} (seed {seed}): with vs without the {cfg.discovery.jump_size:g}x discovery "
+            f"at month {jump}",
+            cfg.run.start_year + jump / 12 if jump < cfg.run.steps else None,
+        )
+
+        def extra(folder: Path) -> None:
+            cf.write_files(folder, counter, diffs, fig)
+
     try:
-        path = write_run(m, out_dir, cfg.name, _command_line())
+        path = write_run(m, out_dir, cfg.name, _command_line(), extra=extra)
     except OSError as exc:
         raise UserError(f"{out_dir}: cannot write the run folder ({exc.strerror or exc})") from None
 
@@ -154,6 +186,10 @@ def run(
     for label, key, fmt in SUMMARY_ROWS:
         click.echo(f"  {label:<{width}}  {_cell(fmt, summary.get(key))}")
     click.echo(f"  {'output':<{width}}  {path}")
+    if counterfactual:
+        click.echo("\ncounterfactual: the same seed without the discovery (difference = with - without)")
+        for line in cf.difference_lines(diffs):
+            click.echo(f"  {line}")
 
 
 @main.command()
@@ -283,6 +319,7 @@ def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
 main.add_command(sweep)
 main.add_command(analyze)
 main.add_command(viz)
+main.add_command(report)
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -123,9 +124,17 @@ def _move_into_place(tmp: Path, out_root: Path, base: str) -> Path:
     raise FileExistsError(f"{out_root}: no free folder name for {base}")
 
 
-def write_run(model: Any, out_root: Path, name: str, command: str) -> Path:
+def write_run(
+    model: Any,
+    out_root: Path,
+    name: str,
+    command: str,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
     """Write config, manifest, tables, summary and dashboard to `out_root/<timestamp>_<name>/`.
 
+    `extra`, if given, writes more files into the (still temporary) folder before it is renamed
+    into place, so they share the folder's all-or-nothing guarantee.
     Returns the final folder. On any error the partial folder is removed and the error re-raised.
     """
     now = datetime.now(UTC)
@@ -161,6 +170,8 @@ def write_run(model: Any, out_root: Path, name: str, command: str) -> Path:
             utilization_threshold=model.config.bubble.utilization_threshold,
         )
         fig.savefig(tmp / "dashboard.png", dpi=110)
+        if extra is not None:
+            extra(tmp)
 
         stamp = now.astimezone().strftime("%Y%m%d-%H%M%S")
         return _move_into_place(tmp, out_root, f"{stamp}_{safe}")

@@ -15,7 +15,7 @@ from model.config import UserConfig
 def market(seed: int) -> mesa.Model:
     """A bare Mesa model with the random stream the population draws from."""
     model = mesa.Model(rng=seed)
-    model.streams = {"users": model.rng}
+    model.streams = {"users": model.rng, "exits": model.rng}
     return model
 
 

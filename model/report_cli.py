@@ -1,0 +1,70 @@
+"""`aibubble report`: regenerate the findings page (docs/findings/) with its figures."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--replicates",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seeds per scenario (and per phase-diagram cell, at most the sweep spec's 5).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/findings"),
+    show_default=True,
+    help="Folder that receives README.md and the figures.",
+)
+@click.option("--n-users", type=click.IntRange(min=10), help="User segments per run (quick previews).")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=61),
+    help="Months per scenario run (quick previews; default: the scenario's).",
+)
+@click.option(
+    "--grid-levels", type=click.IntRange(min=2), help="Levels per phase-diagram axis (quick previews)."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes for the sweep."
+)
+def report(
+    replicates: int,
+    out_dir: Path,
+    n_users: int | None,
+    steps: int | None,
+    grid_levels: int | None,
+    workers: int,
+) -> None:
+    """Regenerate the findings report: scenario table, paired counterfactuals, phase diagram,
+    stylised facts and calibration, each observed vs simulated."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from model.report import Options, build_report
+
+    t0 = time.perf_counter()
+    opts = Options(
+        replicates, n_users, steps, grid_levels, workers, progress=None if sys.stderr.isatty() else False
+    )
+    try:
+        found = build_report(out_dir, opts)
+    except OSError as exc:
+        raise click.ClickException(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
+    for group in ("facts", "calibration"):
+        checks = found[group]
+        passed = sum(c.passed for c in checks)
+        click.echo(f"{group}: {passed} of {len(checks)} checks pass")
+        for c in checks:
+            if not c.passed:
+                click.echo(f"  FAIL  {c.fact}: simulated {c.simulated}; tolerance {c.tolerance}")
+    click.echo(f"report written to {out_dir / 'README.md'} in {time.perf_counter() - t0:.0f} s")

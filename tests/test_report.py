@@ -1,0 +1,59 @@
+"""`aibubble report`: a small report regenerates byte for byte and says what it found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from model.report_cli import report
+
+TINY = ["--replicates", "1", "--n-users", "300", "--steps", "72", "--grid-levels", "2"]
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_report_is_deterministic_and_complete(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        result = CliRunner().invoke(report, [*TINY, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "checks pass" in result.output
+    first, second = _files(a), _files(b)
+    assert set(first) == {
+        "README.md",
+        "phase-jump-elasticity.png",
+        "stylised-facts.png",
+        "counterfactual-effects.png",
+    }
+    for name in first:
+        assert first[name] == second[name], f"{name} differs between regenerations"
+    text = first["README.md"].decode()
+    for heading in (
+        "## Scenarios",
+        "## Paired counterfactuals",
+        "## Phase diagram",
+        "## Stylised facts",
+        "## Calibration",
+        "## What the model does not reproduce",
+    ):
+        assert heading in text
+    assert "aibubble report --replicates 1 --n-users 300 --steps 72 --grid-levels 2" in text
+    assert "reduced from the shipped spec" in text
+    assert str(tmp_path) not in text  # no paths in the page
+    assert "PASS" in text and "FAIL" in text
+    assert b"Matplotlib" not in first["stylised-facts.png"]  # no version metadata in the PNGs
+
+
+def test_committed_findings_match_a_fresh_regeneration(tmp_path):
+    """docs/findings/README.md is what the current code prints (figures are not compared:
+    their bytes depend on the installed fonts and matplotlib)."""
+    out = tmp_path / "findings"
+    result = CliRunner().invoke(report, ["--replicates", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    committed = Path(__file__).resolve().parent.parent / "docs" / "findings" / "README.md"
+    assert (out / "README.md").read_text() == committed.read_text(), (
+        "regenerate: aibubble report --replicates 5"
+    )

@@ -1,0 +1,79 @@
+"""The stylised facts of CALIBRATION.md, each within its stated tolerance (see model/report.py).
+
+Tolerances come from the observed figures, not from numbers the model prints; a fact holds when
+it holds in at least 80 % of the seeds. Facts the model does not reproduce are marked xfail
+(strict, so a model change that fixes one makes the test say so); docs/findings/ explains why.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from model import report
+
+EXPECTED_TO_FAIL = {
+    "token growth in a year": "simulated ~9x/yr vs ~50x (Google tokens); usage adjusts slowly",
+    "price decline in a year": "frontier token price falls ~2x/yr, not 9-900x at fixed capability",
+    "while capacity grows": "the simulated rental trough comes early (autumn 2024)",
+    "slow reabsorption": "a 100x glut is reabsorbed in ~9 months, not 2-4 years",
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> report.Results:
+    return report.run_scenarios(report.Options(replicates=3))
+
+
+@pytest.fixture(scope="module")
+def facts(results) -> dict[str, report.Check]:
+    return {c.fact.split(": ")[-1]: c for c in report.stylised_facts(results)}
+
+
+FACTS = [
+    "installed capacity does not drop",
+    "capex is raised",
+    "rental price higher a year later",
+    "short shock, no bubble",
+    "spending rises as price falls",
+    "token growth in a year",
+    "price decline in a year",
+    "fall",
+    "rebound",
+    "while capacity grows",
+    "utilization collapses",
+    "price collapses",
+    "capex collapses",
+    "slow reabsorption",
+]
+
+
+def test_every_fact_is_checked(facts):
+    assert sorted(facts) == sorted(FACTS)
+    for check in facts.values():
+        assert len(check.holds) == 3 and check.tolerance and check.observed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=EXPECTED_TO_FAIL[n]))
+        if n in EXPECTED_TO_FAIL
+        else n
+        for n in FACTS
+    ],
+)
+def test_stylised_fact_within_tolerance(facts, name):
+    check = facts[name]
+    assert check.passed, f"{check.fact}: simulated {check.simulated}; tolerance {check.tolerance}"
+
+
+def test_failed_facts_carry_an_explanation(facts):
+    for check in facts.values():
+        if not check.passed:
+            assert check.why, check.fact
+
+
+def test_calibration_capex_and_installed_compute(results):
+    rows = {c.fact: c for c in report.calibration(results)}
+    for name in ("capex 2024", "capex 2025", "capex 2026", "installed compute, end 2025 (hyperscalers)"):
+        assert rows[name].passed, f"{name}: {rows[name].simulated}"
