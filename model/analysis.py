@@ -29,6 +29,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from model.errors import UserMistake
 from model.sweep_store import ANALYSIS, RESULTS, SERIES, SweepStore
 
 # summary outcome -> (label, unit)
@@ -68,7 +69,7 @@ BINS = 8
 MAX_LEVELS = 25  # a parameter with at most this many distinct values is drawn cell per value
 
 
-class AnalysisError(ValueError):
+class AnalysisError(UserMistake):
     """A sweep that cannot give the asked picture or table (e.g. Sobol indices of a grid)."""
 
 

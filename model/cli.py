@@ -14,38 +14,16 @@ import shlex
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
 from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
+from model.errors import UserError, people_errors
 from model.report_cli import report
 from model.sweep_cli import analyze, sweep
 from model.viz_cli import viz
-
-
-class UserError(click.ClickException):
-    """A user mistake: printed as `error: <message>` with exit code 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def people_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn config mistakes raised anywhere below a command into a one-line UserError."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            raise UserError(str(exc)) from None
-
-    return wrapper
 
 
 def _overrides(assignments: Iterable[str]) -> dict[str, Any]:

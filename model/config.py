@@ -15,10 +15,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from model.errors import UserMistake
+
 CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
 
 
-class ConfigError(ValueError):
+class ConfigError(UserMistake):
     """A user mistake in a scenario file or override: the message is one line for people."""
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from model.errors import UserError
+
 
 @click.command()
 @click.option(
@@ -59,7 +61,7 @@ def report(
     try:
         found = build_report(out_dir, opts)
     except OSError as exc:
-        raise click.ClickException(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
+        raise UserError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
     for group in ("facts", "calibration"):
         checks = found[group]
         passed = sum(c.passed for c in checks)

@@ -12,37 +12,12 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from model.config import ConfigError
-
-
-class SweepUserError(click.ClickException):
-    """A user mistake: printed as `error: <message>` with exit code 2 (as in `aibubble run`)."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _people_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    from model.analysis import AnalysisError
-    from model.sweep_store import StoreError
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, StoreError, AnalysisError) as exc:
-            raise SweepUserError(str(exc)) from None
-
-    return wrapper
+from model.errors import UserError, people_errors
 
 
 def _command_line() -> str:
@@ -126,7 +101,7 @@ def _show(value: Any) -> str:
     "--analyze/--no-analyze", "draw", default=True, show_default=True, help="Draw the analysis at the end."
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
-@_people_errors
+@people_errors
 def sweep(
     spec_file: Path | None,
     workers: int | None,
@@ -147,11 +122,11 @@ def sweep(
     from model import sweeps
 
     if spec_file is None and resume_dir is None:
-        raise SweepUserError("give a SPEC.yaml, or --resume DIR")
+        raise UserError("give a SPEC.yaml, or --resume DIR")
     if retry_failed and resume_dir is None:
-        raise SweepUserError("--retry-failed needs --resume DIR")
+        raise UserError("--retry-failed needs --resume DIR")
     if scheduler and backend != "dask":
-        raise SweepUserError("--scheduler needs --backend dask")
+        raise UserError("--scheduler needs --backend dask")
     workers = workers or sweeps.default_workers()
     if scheduler and not dry_run:
         sweeps.check_scheduler(scheduler)
@@ -161,7 +136,7 @@ def sweep(
         if spec_file is not None:
             given = sweeps.read_spec(spec_file)
             if given.model_dump(mode="json") != prepared.spec.model_dump(mode="json"):
-                raise SweepUserError(
+                raise UserError(
                     f"{spec_file} differs from {store.path('spec.yaml')}: resume without SPEC.yaml, "
                     "or start a new sweep"
                 )
@@ -191,9 +166,7 @@ def sweep(
         try:
             store = sweeps.create_sweep(prepared, out_dir, _command_line())
         except OSError as exc:
-            raise SweepUserError(
-                f"{out_dir}: cannot create the sweep folder ({exc.strerror or exc})"
-            ) from None
+            raise UserError(f"{out_dir}: cannot create the sweep folder ({exc.strerror or exc})") from None
     outcome = sweeps.run_sweep(
         store,
         prepared,
@@ -251,7 +224,7 @@ def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -
     show_default=True,
     help="Outcome whose median per cell measures how bad the bubble is.",
 )
-@_people_errors
+@people_errors
 def analyze(sweep_dir: Path, x: str | None, y: str | None, severity: str) -> None:
     """Rebuild results.parquet of SWEEP_DIR and draw its phase diagram, fan charts and
     sensitivity indices into SWEEP_DIR/analysis/."""

@@ -45,6 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from model.errors import UserMistake
+
 SPEC = "spec.yaml"
 BASE_CONFIG = "base_config.yaml"
 MANIFEST = "manifest.json"
@@ -61,7 +63,7 @@ DESIGN_COLUMNS = ("run_id", "point_id", "replicate", "seed")
 BATCH_ROWS = 200  # rows per record batch when aggregating: memory stays flat in the number of runs
 
 
-class StoreError(ValueError):
+class StoreError(UserMistake):
     """A sweep folder that cannot be used (missing, incomplete, locked): one line for people."""
 
 

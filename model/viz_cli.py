@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from model.config import ConfigError, load_config
+from model.errors import UserError
 
 SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # read by model/app.py
 APP_MODULE = "model.app"
@@ -98,7 +99,7 @@ def viz(host: str, port: int, scenario: str) -> None:
     try:
         load_config(scenario)  # fail here, in one line, rather than on a blank page
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UserError(str(exc)) from None
     missing = missing_packages()
     if missing:
         raise click.ClickException(
