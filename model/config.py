@@ -204,7 +204,6 @@ class LabConfig(Section):
     max_markup: float = P(
         1.0, "fraction over compute cost", "hypothesis: pricing power of a leader", ge=0, le=20
     )
-    undercut: float = P(0.02, "fraction", "hypothesis: price just under the cheapest rival", ge=0, le=0.5)
     training_runway_months: float = P(
         24.0,
         "months",

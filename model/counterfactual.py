@@ -200,19 +200,6 @@ def write_files(folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], fi
     figure.savefig(folder / "counterfactual.png", dpi=110, metadata={"Software": None})
 
 
-def effect_table(scenario: str, seeds: list[int], overrides: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The discovery's effect per seed: one row per seed, one difference column per measure."""
-    from model.config import load_config
-
-    cfg = load_config(scenario, overrides)
-    rows = []
-    for seed in seeds:
-        f, c = run_pair(cfg, seed)
-        d = pair_differences(f, c)
-        rows.append({"seed": seed, **{k: v["difference"] for k, v in d.items()}})
-    return pd.DataFrame(rows)
-
-
 def interval(values: np.ndarray) -> tuple[float, float, float]:
     """Median and the 5-95 % interval."""
     v = np.asarray(values, dtype=float)

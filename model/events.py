@@ -18,9 +18,6 @@ class EventLog:
     ) -> None:
         self.rows.append((step, agent_id, agent_type, kind, cause, float(size), detail))
 
-    def recent(self, n: int) -> list[tuple]:
-        return self.rows[-n:]
-
     def frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.rows, columns=COLUMNS)
         return df.astype({"step": "int64", "agent_id": "int64", "size": "float64"})

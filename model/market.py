@@ -418,7 +418,6 @@ class AIMarketModel(mesa.Model):
         self.reference_price += a * (clearing.price - self.reference_price)
         self._host_revenue = np.zeros(n_hosts)
         reserved_bills = self.contracts.bills(len(self.labs), n_hosts)  # USD, lab x host
-        tokens_total = 0.0
         for lab in self.labs:
             if not lab.alive:
                 lab.revenue = lab.tokens_served = lab.inference_h100e = lab.training_h100e = 0.0
@@ -430,7 +429,6 @@ class AIMarketModel(mesa.Model):
             lab.inference_h100e = served["inference"][i]
             lab.training_h100e = served["training"][i]
             lab.training_stock += served["training"][i] * lab.efficiency
-            tokens_total += lab.tokens_served
             revenue = self.ledger.transfer("end_users", lab, lab.tokens_served * lab.price, "ai_spending")
             lab.record_revenue(revenue)
             spot_bill = served["spot_h100e"][i] * clearing.price * HOURS_PER_MONTH
@@ -443,7 +441,6 @@ class AIMarketModel(mesa.Model):
         demanded = np.array([lab.tokens_demanded if lab.alive else 0.0 for lab in self.labs])
         for lab in self.labs:
             lab.share = float(demanded[lab.index] / demanded.sum()) if demanded.sum() > 0 else 0.0
-        self._tokens_served = tokens_total
 
     def _pay_or_fail(self, t: int, lab: AILab, bills: np.ndarray, inference_share: float) -> None:
         total = float(bills.sum())

@@ -122,7 +122,7 @@ def test_discover_now_enters_the_running_model_at_the_current_month(render):
     m = model.value
     discovery = m.diffusion.discoveries[-1]
     assert (discovery.step, discovery.gain, discovery.open, discovery.lab) == (2, 100.0, False, 3)
-    step, _agent, _type, kind, cause, size, detail = m.events.recent(1)[0]
+    step, _agent, _type, kind, cause, size, detail = m.events.rows[-1]
     assert (step, kind, cause, size) == (2, "discovery", "Discover now", 100.0)
     assert "proprietary" in detail
     assert "DISCOVERY ×100" in html_of(rc, "aibubble-events")
