@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from model.cli import main
+from tests.conftest import SCENARIOS
 
 RUN_FILES = {
     "config.yaml",
@@ -30,14 +31,6 @@ RUN_FILES = {
     "summary.json",
     "dashboard.png",
 }
-SCENARIOS = [
-    "baseline",
-    "gradual-10x",
-    "sudden-100x",
-    "sudden-100x-proprietary",
-    "deepseek-2025",
-    "demand-mania",
-]
 
 
 def aibubble_executable() -> str:

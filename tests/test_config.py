@@ -14,15 +14,7 @@ from model.config import (
     parameter_table,
     scenario_names,
 )
-
-SCENARIOS = [
-    "baseline",
-    "deepseek-2025",
-    "demand-mania",
-    "gradual-10x",
-    "sudden-100x",
-    "sudden-100x-proprietary",
-]
+from tests.conftest import SCENARIOS
 
 
 def test_the_six_scenarios_of_the_design_exist_with_descriptions():
