@@ -755,51 +755,62 @@ def _lab_choice(model: AIMarketModel, label: str) -> int | None:
 
 @solara.component
 def DiscoverNow(model: VizMarket):
-    """Inject a discovery into the running model at the current month."""
+    """Inject a discovery into the running model at the current month.
+
+    The choices are reactive variables, and the click reads their values then: a control's change
+    takes effect when it is made, even if a view's background redraw still holds the render and
+    the button's handler is from the render before.
+    """
     _counter()
-    size, set_size = solara.use_state("100x")
-    custom, set_custom = solara.use_state(1000.0)
-    is_open, set_open = solara.use_state(True)
-    lab_label, set_lab = solara.use_state("lab 0")
+    size = solara.use_reactive("100x")
+    custom = solara.use_reactive(1000.0)
+    is_open = solara.use_reactive(True)
+    lab_label = solara.use_reactive("lab 0")
     message, set_message = solara.use_state(("", 0))  # (text, id of the model it is about)
 
-    labs = [f"lab {lab.index}" for lab in model.labs if lab.alive]
-    choices = [*labs, INDEPENDENT]
-    if lab_label not in choices:
-        lab_label = choices[0]
-    independent = lab_label == INDEPENDENT
-    gain = SIZES.get(size, custom)
-    valid = gain is not None and 1.0 < float(gain) <= MAX_GAIN
+    def choices() -> list[str]:
+        return [*(f"lab {lab.index}" for lab in model.labs if lab.alive), INDEPENDENT]
+
+    def chosen_lab() -> str:
+        return lab_label.value if lab_label.value in choices() else choices()[0]
+
+    def chosen_gain() -> float | None:
+        return SIZES.get(size.value, custom.value)
+
+    independent = chosen_lab() == INDEPENDENT
+    gain = chosen_gain()
+    valid = _valid_gain(gain)
     d = model.config.discovery
 
     def discover() -> None:
-        lab = _lab_choice(model, lab_label)
-        publish = True if lab is None else is_open  # independents always publish
+        label, gain = chosen_lab(), chosen_gain()
+        if not _valid_gain(gain):
+            return
+        lab = _lab_choice(model, label)
+        publish = True if lab is None else is_open.value  # independents always publish
         model.trigger_discovery(float(gain), publish, lab, cause="Discover now")
         now = model.steps
-        own = (
-            f"{lab_label} adopts it in month {now + d.implementation_lag_months}; " if lab is not None else ""
-        )
+        own = f"{label} adopts it in month {now + d.implementation_lag_months}; " if lab is not None else ""
         if publish:
             rest = f"other labs in month {now + d.publication_lag_months + d.implementation_lag_months}"
         else:
             rest = f"rivals copy it at {100 * d.imitation_hazard_per_month:.0f}% a month, then implement"
-        text = f"×{gain:g} {'open' if publish else 'proprietary'} discovery by {lab_label} in month {now}: "
+        text = f"×{gain:g} {'open' if publish else 'proprietary'} discovery by {label} in month {now}: "
         set_message((text + own + rest + ".", id(model)))
         force_update()
 
     with solara.Column(gap="4px", classes=["aibubble-discover"]):
         RunStatus(model)
         solara.HTML(tag="div", unsafe_innerHTML="<b>Discover now</b>: a new architecture, this month")
-        solara.ToggleButtonsSingle(value=size, on_value=set_size, values=[*SIZES, CUSTOM], dense=True)
-        if size == CUSTOM:
-            solara.InputFloat("custom size, x efficiency (>1)", value=custom, on_value=set_custom)
+        solara.ToggleButtonsSingle(value=size, values=[*SIZES, CUSTOM], dense=True)
+        if size.value == CUSTOM:
+            solara.InputFloat("custom size, x efficiency (>1)", value=custom)
         with solara.Row(gap="12px"):
-            solara.Select("made by", value=lab_label, values=choices, on_value=set_lab)
+            solara.Select("made by", value=chosen_lab(), values=choices(), on_value=lab_label.set)
             solara.Checkbox(
                 label="published openly" if not independent else "published openly (independents always do)",
-                value=True if independent else is_open,
-                on_value=set_open,
+                value=True if independent else is_open.value,
+                on_value=is_open.set,
                 disabled=independent,
             )
         solara.Button(
@@ -812,6 +823,10 @@ def DiscoverNow(model: VizMarket):
             solara.Error(f"size must be above 1 and at most {MAX_GAIN:g}", dense=True)
         if message[0] and message[1] == id(model):  # not once Reset made a new model
             solara.Success(message[0], dense=True)
+
+
+def _valid_gain(gain: float | None) -> bool:
+    return gain is not None and 1.0 < float(gain) <= MAX_GAIN
 
 
 COMPONENTS: list[tuple[Callable, int]] = [

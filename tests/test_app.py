@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import ipyvuetify as v
 import pytest
@@ -48,6 +49,20 @@ def render(pages):
     return open_page
 
 
+def until(shown: Callable[[], object], timeout_s: float = 30) -> None:
+    """Wait until the page shows a change: it is rendered at once, unless a view's redraw in a
+    background thread holds the render; that thread then renders the change a moment later."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if shown():
+                return
+        except (AssertionError, ValueError):  # the widget is not there yet
+            pass
+        time.sleep(0.02)
+    # the caller's assertion says what is missing
+
+
 def button(rc, label: str) -> v.Btn:
     return rc.find(v.Btn, children=[label]).widget
 
@@ -73,6 +88,16 @@ def plots(rc, unlike: list[str] | None = None, timeout_s: float = 60) -> list[st
         if time.monotonic() > deadline:
             return now  # the caller's assertion says what is missing
         time.sleep(0.05)
+
+
+def alerts(rc) -> list[str]:
+    return [str(a.children[0]) if a.children else "" for a in rc.find(v.Alert).widgets]
+
+
+def custom_size_field(rc) -> v.TextField:
+    label = "custom size, x efficiency (>1)"
+    until(lambda: rc.find(v.TextField, label=label).widget)
+    return rc.find(v.TextField, label=label).widget
 
 
 def shown_time(rc) -> str:
@@ -104,9 +129,11 @@ def test_step_advances_the_model_one_month_and_redraws_the_views(render):
     before = plots(rc)
     button(rc, "Step").click()
     assert model.value.steps == 1
+    until(lambda: shown_time(rc) == "Time: 1.0")
     assert shown_time(rc) == "Time: 1.0"
     after = plots(rc, unlike=before)
     assert all(a != b for a, b in zip(before, after, strict=True))  # every view redrawn
+    until(lambda: "month 1" in html_of(rc, "aibubble-events"))
     assert "month 1" in html_of(rc, "aibubble-events")
 
 
@@ -125,8 +152,9 @@ def test_discover_now_enters_the_running_model_at_the_current_month(render):
     step, _agent, _type, kind, cause, size, detail = m.events.rows[-1]
     assert (step, kind, cause, size) == (2, "discovery", "Discover now", 100.0)
     assert "proprietary" in detail
+    until(lambda: "DISCOVERY ×100" in html_of(rc, "aibubble-events") and alerts(rc))
     assert "DISCOVERY ×100" in html_of(rc, "aibubble-events")
-    assert "month 5" in rc.find(v.Alert).widgets[-1].children[0]  # when lab 3 will have it
+    assert "month 5" in alerts(rc)[-1]  # when lab 3 will have it
 
     lag = m.config.discovery.implementation_lag_months
     for _ in range(lag):
@@ -138,11 +166,13 @@ def test_discover_now_enters_the_running_model_at_the_current_month(render):
 def test_a_custom_discovery_by_an_independent_researcher_is_published(render):
     model, rc = render("baseline")
     rc.find(v.BtnToggle).widget.v_model = 3  # custom
-    field = rc.find(v.TextField, label="custom size, x efficiency (>1)").widget
+    field = custom_size_field(rc)
     field.v_model = "7.5"
     field.fire_event("focusout", None)
     rc.find(v.Select, label="made by").widget.v_model = app.INDEPENDENT
-    assert rc.find(v.Checkbox, label="published openly (independents always do)").widget.disabled
+    independent = "published openly (independents always do)"
+    until(lambda: rc.find(v.Checkbox, label=independent).widget.disabled)
+    assert rc.find(v.Checkbox, label=independent).widget.disabled
     button(rc, "Discover now").click()
     discovery = model.value.diffusion.discoveries[-1]
     assert (discovery.gain, discovery.open, discovery.lab) == (7.5, True, None)
@@ -151,11 +181,13 @@ def test_a_custom_discovery_by_an_independent_researcher_is_published(render):
 def test_a_custom_size_of_one_or_less_cannot_be_discovered(render):
     _model, rc = render("baseline")
     rc.find(v.BtnToggle).widget.v_model = 3
-    field = rc.find(v.TextField, label="custom size, x efficiency (>1)").widget
+    field = custom_size_field(rc)
     field.v_model = "1"
     field.fire_event("focusout", None)
+    refused = "size must be above 1"
+    until(lambda: button(rc, "Discover now").disabled and any(refused in a for a in alerts(rc)))
     assert button(rc, "Discover now").disabled
-    assert any("size must be above 1" in str(a.children) for a in rc.find(v.Alert).widgets)
+    assert any(refused in a for a in alerts(rc))
 
 
 def test_a_moved_slider_overrides_the_scenario_on_reset_and_the_rest_keep_its_values(render):
@@ -168,6 +200,7 @@ def test_a_moved_slider_overrides_the_scenario_on_reset_and_the_rest_keep_its_va
     assert m.config.users.demand_elasticity == 2.0
     assert m.config.discovery.jump_size == 100.0 and m.config.discovery.jump_month == 36
     assert m.moved == ["demand_elasticity"]
+    until(lambda: "set by sliders: demand_elasticity" in str(rc.find(v.Html, tag="span").widgets))
     assert "set by sliders: demand_elasticity" in str(rc.find(v.Html, tag="span").widgets)
 
 
@@ -195,7 +228,8 @@ def test_the_seed_box_sets_the_seed_and_explains_a_bad_one(render):
     seed.fire_event("focusout", None)
     button(rc, "Reset").click()
     assert model.value.seed == model.value.config.run.seed
-    assert any("not a whole number" in str(a.children) for a in rc.find(v.Alert).widgets)
+    until(lambda: any("not a whole number" in a for a in alerts(rc)))
+    assert any("not a whole number" in a for a in alerts(rc))
 
 
 def test_the_plain_page_reads_its_scenario_from_the_environment(monkeypatch, pages):
@@ -204,8 +238,10 @@ def test_the_plain_page_reads_its_scenario_from_the_environment(monkeypatch, pag
     pages.append(rc)
     assert rc.find(v.Select, label="Scenario").widget.v_model == "deepseek-2025"
     button(rc, "Step").click()
+    until(lambda: shown_time(rc) == "Time: 1.0")
     assert shown_time(rc) == "Time: 1.0"
     button(rc, "Discover now").click()
+    until(lambda: "DISCOVERY ×100" in html_of(rc, "aibubble-events"))
     assert "DISCOVERY ×100" in html_of(rc, "aibubble-events")
 
 
