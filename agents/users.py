@@ -79,6 +79,11 @@ class UserPopulation(mesa.Agent):
         )
         self.price_response = np.zeros(n)  # log usage change due to price, adjusting slowly
         self.log_usage = self.log_base.copy()  # log tokens per user per month
+        # Scratch arrays reused every month: a fresh 10^5-10^6 element temporary is fresh memory
+        # from the OS, and touching its pages cost as much as the arithmetic on it.
+        self._floats = np.empty(n)
+        self._floats2 = np.empty(n)
+        self._flags = np.empty(n, dtype=bool)
 
     # --- measures -------------------------------------------------------------
     @property
@@ -87,7 +92,7 @@ class UserPopulation(mesa.Agent):
 
     def desired_tokens_by_lab(self, n_labs: int) -> np.ndarray:
         """Tokens per month that adopted users want from each lab."""
-        tokens = np.exp(self.log_usage)
+        tokens = np.exp(self.log_usage, out=self._floats)
         tokens *= self.adopted
         return self.weight * np.bincount(self.choice, weights=tokens, minlength=n_labs)
 
@@ -116,9 +121,9 @@ class UserPopulation(mesa.Agent):
         k = q / (p + q)
         inverse_left = k + (1.0 / left - k) * np.exp((p + q) * dt)
         probability = 1.0 - 1.0 / (left * inverse_left)
-        new = ~self.adopted & (self.model.streams["users"].random(self.adopted.size) < probability)
-        self.adopted |= new
-        count = int(new.sum())
+        draws = self.model.streams["users"].random(self.adopted.size, out=self._floats)
+        self.adopted |= np.less(draws, probability, out=self._flags)
+        count = int(np.count_nonzero(self.adopted)) - self.adopted_count
         self.adopted_count += count
         return count
 
@@ -137,14 +142,15 @@ class UserPopulation(mesa.Agent):
         per lab, then gathered per segment.
         """
         cfg = self.cfg
-        log_price = np.log(lab_prices / self.anchor_price)  # per lab
-        pull = (-cfg.adjustment_per_month * cfg.demand_elasticity) * log_price  # per lab
+        # log price of each segment's lab; "clip" only lets take() write into `out` directly
+        # (the indices are valid labs)
+        log_price = np.log(lab_prices / self.anchor_price).take(self.choice, out=self._floats, mode="clip")
+        pull = np.multiply(log_price, -cfg.adjustment_per_month * cfg.demand_elasticity, out=self._floats2)
         self.price_response *= 1.0 - cfg.adjustment_per_month
-        self.price_response += pull[self.choice]
-        elastic = self.log_base + self.price_response
-        elastic += self.log_usefulness(month)
-        np.minimum(elastic, self.log_budget - log_price[self.choice], out=elastic)
-        self.log_usage = elastic
+        self.price_response += pull
+        usage = np.add(self.log_base, self.price_response, out=self.log_usage)
+        usage += self.log_usefulness(month)
+        np.minimum(usage, np.subtract(self.log_budget, log_price, out=self._floats2), out=usage)
 
     def choose_labs(self, lab_prices: np.ndarray, lab_quality: np.ndarray, alive: np.ndarray) -> None:
         """Some segments (and all of a dead lab's) re-choose by a logit on price and quality.
