@@ -7,7 +7,7 @@ change and that the page fetched nothing from the internet, and saves a screensh
 runs/test-artifacts/ (git-ignored; AIBUBBLE_TEST_ARTIFACTS overrides the folder).
 
 With AIBUBBLE_VIZ_SCREENSHOT=docs/viz.png it also rewrites the README's screenshot: the
-sudden-100x scenario played into its bubble (month 47).
+sudden-100x scenario played into its bubble (month 46; seed 42 is in the bubble in months 45-46).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def shown_month(page) -> int:
 
 
 def write_readme_screenshot(page, path: Path) -> None:
-    """The sudden-100x scenario from a fresh start, played into its bubble (month 47)."""
+    """The sudden-100x scenario from a fresh start, played into its bubble (month 46)."""
     page.get_by_role("button", name="Reset").click()
     page.get_by_text("Month 0 of 120").wait_for(timeout=UPDATE_MS)
     page.get_by_role("button", name="▶").click()
@@ -195,11 +195,11 @@ def write_readme_screenshot(page, path: Path) -> None:
     page.get_by_role("button", name="❚❚").click()
     page.wait_for_timeout(1000)
     month = shown_month(page)
-    assert month < 47, f"Play overshot the bubble (month {month})"
-    for m in range(month + 1, 48):
+    assert month < 46, f"Play overshot the bubble (month {month})"
+    for m in range(month + 1, 47):
         step_to(page, m)
     page.set_viewport_size({"width": 1400, "height": 1355})
-    plot_sources(page, 47)
+    plot_sources(page, 46)
     page.wait_for_timeout(1000)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
