@@ -37,6 +37,36 @@ SWEEP_SPEC = Path(__file__).resolve().parent.parent / "config" / "sweeps" / "pha
 FIRST_SEED = 1  # replicate r runs with seed FIRST_SEED + r
 PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the seeds
 PNG_META = {"Software": None}
+# How long a glut lasts depends on how fast the buyers of compute re-plan after the price falls:
+# users (`users.adjustment_per_month`) and training runs, planned at a smoothed reference price
+# (`compute_market.price_smoothing_months`). Both are hypotheses in config/; the report shows
+# what each does to the sudden-100x glut, the shipped values first.
+GLUT_SCENARIO = "sudden-100x"
+SLOW_USERS = {"users.adjustment_per_month": 0.01}
+SLOW_TRAINING = {"compute_market.price_smoothing_months": 24.0}
+GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
+
+
+def _speeds(overrides: dict[str, Any]) -> str:
+    """How fast users and training re-plan under `overrides` of the glut scenario."""
+    cfg = load_config(GLUT_SCENARIO, overrides)
+    return (
+        f"users adjust {cfg.users.adjustment_per_month:.0%}/month, training plans at a "
+        f"{cfg.compute_market.price_smoothing_months:g}-month smoothed price"
+    )
+
+
+def _glut_label(overrides: dict[str, Any]) -> str:
+    if not overrides:
+        return "as shipped: " + _speeds(overrides)
+    slow = [
+        name
+        for name, part in (("users", SLOW_USERS), ("training", SLOW_TRAINING))
+        if part.items() <= overrides.items()
+    ]
+    return f"{' and '.join(slow)} slow: " + _speeds(overrides)
+
+
 BILLION = 1e9
 
 
@@ -87,6 +117,7 @@ class Results:
     phase: pd.DataFrame | None = None
     point_effects: pd.DataFrame | None = None
     sweep_note: str = ""
+    glut: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # variant -> summaries
 
 
 # ----------------------------------------------------------------------------------------- running
@@ -125,7 +156,19 @@ def run_scenarios(opts: Options) -> Results:
         res.frames[name], res.summaries[name] = frames, summaries
         if counters:
             res.effects[name] = pd.DataFrame(counters)
+    run_glut_variants(opts, res)
     return res
+
+
+def run_glut_variants(opts: Options, res: Results) -> None:
+    """The sudden-100x glut with slower re-planning by users, by training, and by both."""
+    for overrides in GLUT_VARIANTS:
+        label = _glut_label(overrides)
+        if not overrides:
+            res.glut[label] = res.summaries[GLUT_SCENARIO]
+            continue
+        cfg = load_config(GLUT_SCENARIO, {**_overrides(opts), **overrides})
+        res.glut[label] = [cf.run_model(cfg, seed).summary() for seed in res.seeds]
 
 
 def run_phase_sweep(opts: Options, res: Results, out: Path) -> None:
@@ -408,12 +451,29 @@ def stylised_facts(res: Results) -> list[Check]:
             reabsorb,
             lambda v: 24 <= v <= 48,
             _mo,
-            "the model refills the fleet within about a year: after the 100x price cut, users' token "
-            "demand grows 20-40x a year (elasticity 1.1 plus rising usefulness) and hyperscalers cancel "
-            "orders while old GPUs fail and retire, so the glut is deep but short",
+            _slow_glut_reason(res),
         ),
     ]
     return checks
+
+
+def _median_reabsorption(summaries: list[dict[str, Any]]) -> float | None:
+    months = [s["reabsorption_months"] for s in summaries if s["reabsorption_months"] is not None]
+    return float(np.median(months)) if months else None
+
+
+def _slow_glut_reason(res: Results) -> str:
+    """Why the 100x glut is short, with the measured effect of slower re-planning."""
+    both = GLUT_VARIANTS[-1]
+    slow = _median_reabsorption(res.glut.get(_glut_label(both), []))
+    measured = f"takes {_mo(slow)} (median)" if slow is not None else "is not reabsorbed within the run"
+    return (
+        f"the fleet refills fast because both buyers of compute re-plan fast after the price falls "
+        f"({_speeds({})}): as the reference price comes down, the labs' dollar training budgets buy "
+        f"more GPU-hours, and users' usage moves toward the 100x cheaper price; when both re-plan "
+        f"slowly ({_speeds(both)}) the glut {measured}. Both speeds are hypotheses no source pins "
+        "down (see 'What sets the length of a glut')"
+    )
 
 
 def calibration(res: Results) -> list[Check]:
@@ -592,6 +652,21 @@ def crn_note(res: Results) -> str:
     )
 
 
+def glut_table(res: Results) -> str:
+    lines = [
+        "| buyers of compute | P(bubble) | months in bubble | peak overcapacity | reabsorption |",
+        "|---|---|---|---|---|",
+    ]
+    for label, summaries in res.glut.items():
+        p = np.mean([s["bubble"] for s in summaries])
+        reab = [s["reabsorption_months"] for s in summaries if s["bubble"]]
+        lines.append(
+            f"| {label} | {p:.2f} | {_interval([s['months_in_bubble'] for s in summaries], _mo)} | "
+            f"{_interval([s['peak_overcapacity'] for s in summaries], _pct)} | {_interval(reab, _mo)} |"
+        )
+    return "\n".join(lines)
+
+
 def check_table(checks: list[Check]) -> str:
     lines = ["| check | observed | tolerance | simulated | result |", "|---|---|---|---|---|"]
     for c in checks:
@@ -733,6 +808,17 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
             "",
         ]
     out += [
+        "## What sets the length of a glut",
+        "",
+        f"The {GLUT_SCENARIO} glut on the same seeds when the buyers of compute re-plan more slowly "
+        "after the price falls. Training runs are planned at a reference price, the spot price "
+        "smoothed exponentially over `compute_market.price_smoothing_months`: as it comes down, "
+        "the labs' dollar budgets buy more GPU-hours. Users' usage closes "
+        "`users.adjustment_per_month` of the gap to its long-run level each month. Both values "
+        "are hypotheses in `config/baseline.yaml`.",
+        "",
+        glut_table(res),
+        "",
         "## Stylised facts: observed vs simulated",
         "",
         "From `CALIBRATION.md` (facts 1-4). Simulated: median (min to max) over the seeds.",

@@ -35,6 +35,7 @@ def test_report_is_deterministic_and_complete(tmp_path):
         "## Scenarios",
         "## Paired counterfactuals",
         "## Phase diagram",
+        "## What sets the length of a glut",
         "## Stylised facts",
         "## Calibration",
         "## What the model does not reproduce",

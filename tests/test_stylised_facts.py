@@ -7,6 +7,7 @@ it holds in at least 80 % of the seeds. Facts the model does not reproduce are m
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from model import report
@@ -77,3 +78,18 @@ def test_calibration_capex_and_installed_compute(results):
     rows = {c.fact: c for c in report.calibration(results)}
     for name in ("capex 2024", "capex 2025", "capex 2026", "installed compute, end 2025 (hyperscalers)"):
         assert rows[name].passed, f"{name}: {rows[name].simulated}"
+
+
+def test_the_glut_lasts_longer_when_the_buyers_of_compute_re_plan_slowly(results):
+    """Users' adjustment and training's reference price are what refill the fleet after a
+    100x discovery: slowing either lengthens the bubble, slowing both the reabsorption most."""
+
+    def median(variant: dict, key: str) -> float:
+        values = [s[key] for s in results.glut[report._glut_label(variant)] if s[key] is not None]
+        return float(np.median(values))
+
+    shipped, users, training, both = report.GLUT_VARIANTS
+    for slow in (users, training, both):
+        assert median(slow, "months_in_bubble") > median(shipped, "months_in_bubble")
+        assert median(slow, "reabsorption_months") > median(shipped, "reabsorption_months")
+    assert median(both, "reabsorption_months") >= median(shipped, "reabsorption_months") + 12
