@@ -5,8 +5,10 @@ H100e-hour. Offers are capacity blocks with an ask (operating cost plus a markup
 clears near operating cost. Demand has two parts per lab: inference, which labs buy at any
 price up to the cap (their users are waiting), and training, set as a USD budget. Training
 runs are planned at the reference (smoothed) price: above it a budget buys fewer GPUs
-(unit elastic), below it the planned run does not grow until the reference price falls, so
-cheaper compute buys bigger runs, but with a lag. When demand at the cap exceeds supply,
+(unit elastic), below it the planned run grows only with `below_elasticity` until the
+reference price falls, so cheaper compute buys bigger runs, but with a lag. At 0 (the
+default) that demand has a flat part, and the clearing price jumps between scarcity and an
+ask as the reference crosses it; at 1 training is unit elastic everywhere, without a kink. When demand at the cap exceeds supply,
 everyone is rationed pro rata: the scarcity premium and rationing of DESIGN.md.
 """
 
@@ -29,33 +31,60 @@ class Clearing:
     rationed: bool
 
 
-def training_demand(budget_usd: np.ndarray, price: float, reference_price: float = 0.0) -> np.ndarray:
-    """H100e-months of training planned with a USD budget, at `price` given the reference."""
-    return budget_usd / (max(price, reference_price) * HOURS_PER_MONTH)
+def training_demand(
+    budget_usd: np.ndarray, price: float, reference_price: float = 0.0, below_elasticity: float = 0.0
+) -> np.ndarray:
+    """H100e-months of training planned with a USD budget, at `price` given the reference.
+
+    At or above the reference price the budget buys budget / price (unit elastic). Below it the
+    planned run buys budget / reference, and labs take extra spot compute with elasticity
+    `below_elasticity` (0: none until the reference falls; 1: unit elastic, no kink).
+    """
+    planned = budget_usd / (max(price, reference_price) * HOURS_PER_MONTH)
+    if 0 < price < reference_price and below_elasticity > 0:
+        planned = planned * (reference_price / price) ** below_elasticity
+    return planned
 
 
 def _equilibrium(
-    asks: np.ndarray, cum: np.ndarray, inelastic: float, budget: float, max_price: float, reference: float
+    asks: np.ndarray,
+    cum: np.ndarray,
+    inelastic: float,
+    budget: float,
+    max_price: float,
+    reference: float,
+    below: float = 0.0,
 ) -> float:
     """Lowest price at which supply covers demand; `max_price` if none does.
 
     Segment k of the supply curve offers cum[k] at prices in [asks[k], asks[k+1]). There,
     either demand at the ask already fits (glut: the ask is the price), or training
-    budgets fill the room left by inference at budget / (H x room), if that price stays
-    below the next ask and the cap. The first segment where either holds wins.
+    budgets fill the room left by inference at a price below the next ask and the cap:
+    budget / (H x room) at or above the reference price, and below it the reference times
+    (planned / room)^(1 / below), where planned = budget / (H x reference) (the inverse of
+    `training_demand`). The first segment where either holds wins.
     """
     if asks.size == 0:
         return max_price
-    with np.errstate(divide="ignore", invalid="ignore"):
-        glut = inelastic + budget / (HOURS_PER_MONTH * np.maximum(asks, reference)) <= cum
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        training_at_ask = budget / (HOURS_PER_MONTH * np.maximum(asks, reference))
+        if below > 0:
+            cheap = (asks > 0) & (asks < reference)
+            training_at_ask = np.where(cheap, training_at_ask * (reference / asks) ** below, training_at_ask)
+        glut = inelastic + training_at_ask <= cum
         room = cum - inelastic
         ceiling = np.minimum(np.append(asks[1:], np.inf), max_price)
-        fill = (room > 0) & (budget <= HOURS_PER_MONTH * room * ceiling)
+        planned = budget / (HOURS_PER_MONTH * reference) if reference > 0 else np.inf
+        at_or_above = room <= planned
+        under = reference * (planned / room) ** (1.0 / below) if below > 0 else np.full_like(room, np.inf)
+        fill_price = np.where(at_or_above, budget / (HOURS_PER_MONTH * room), under)
+        fits = np.where(at_or_above, budget <= HOURS_PER_MONTH * room * ceiling, under <= ceiling)
+        fill = (room > 0) & fits
     hit = np.flatnonzero((glut | fill) & (asks <= max_price))
     if hit.size == 0:
         return max_price
     k = hit[0]
-    return float(asks[k]) if glut[k] else float(budget / (HOURS_PER_MONTH * room[k]))
+    return float(asks[k]) if glut[k] else float(fill_price[k])
 
 
 def clear_spot(
@@ -67,6 +96,7 @@ def clear_spot(
     previous_price: float | None = None,
     max_change: float | None = None,
     reference_price: float = 0.0,
+    below_elasticity: float = 0.0,
 ) -> Clearing:
     """Find the lowest price at which offered capacity covers demand, and dispatch it.
 
@@ -75,7 +105,8 @@ def clear_spot(
     above it capacity idles, below it demand is rationed.
 
     `ask` and `capacity` describe offers; `inference_need` (H100e-months) and
-    `training_budget_usd` are per lab. Supply is a step function of price, demand falls with
+    `training_budget_usd` are per lab; `reference_price` and `below_elasticity` shape training
+    demand (see `training_demand`). Supply is a step function of price, demand falls with
     price, so the price is either an ask (the marginal offer is partly dispatched: glut) or
     the point where training demand fills the remaining capacity (scarcity), capped at
     `max_price` (rationing).
@@ -85,12 +116,12 @@ def clear_spot(
     cum = np.cumsum(caps)
     inelastic = float(inference_need.sum())
     budget = float(training_budget_usd.sum())
-    price = _equilibrium(asks, cum, inelastic, budget, max_price, reference_price)
+    price = _equilibrium(asks, cum, inelastic, budget, max_price, reference_price, below_elasticity)
     if previous_price is not None and max_change is not None:
         price = float(
             np.clip(price, previous_price / max_change, min(previous_price * max_change, max_price))
         )
-    train = training_demand(training_budget_usd, price, reference_price)
+    train = training_demand(training_budget_usd, price, reference_price, below_elasticity)
     wanted = inference_need + train
     demand = float(wanted.sum())
     available = float(caps[asks <= price].sum())

@@ -348,6 +348,14 @@ class ComputeMarketConfig(Section):
         le=100,
     )
     price_smoothing_months: float = P(3.0, "months", "hypothesis: reference price for contracts", ge=1, le=60)
+    training_elasticity_below_reference: float = P(
+        0.0,
+        "-",
+        "hypothesis: extra spot compute labs take for training when the spot price is below the "
+        "reference (0: none until the reference falls; 1: unit elastic, no kink)",
+        ge=0,
+        le=1,
+    )
 
 
 class BubbleConfig(Section):

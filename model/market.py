@@ -398,6 +398,7 @@ class AIMarketModel(mesa.Model):
             self.spot_price,
             self.config.compute_market.max_price_change_per_month,
             self.reference_price,
+            self.config.compute_market.training_elasticity_below_reference,
         )
         self._spot_owner = np.concatenate(owner)
         served = {
