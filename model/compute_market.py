@@ -8,8 +8,9 @@ runs are planned at the reference (smoothed) price: above it a budget buys fewer
 (unit elastic), below it the planned run grows only with `below_elasticity` until the
 reference price falls, so cheaper compute buys bigger runs, but with a lag. At 0 (the
 default) that demand has a flat part, and the clearing price jumps between scarcity and an
-ask as the reference crosses it; at 1 training is unit elastic everywhere, without a kink. When demand at the cap exceeds supply,
-everyone is rationed pro rata: the scarcity premium and rationing of DESIGN.md.
+ask as the reference crosses it; at 1 training is unit elastic everywhere, without a kink.
+When demand at the cap exceeds supply, everyone is rationed pro rata: the scarcity premium
+and rationing of DESIGN.md.
 """
 
 from __future__ import annotations
