@@ -772,7 +772,8 @@ def DiscoverNow(model: VizMarket):
         return [*(f"lab {lab.index}" for lab in model.labs if lab.alive), INDEPENDENT]
 
     def chosen_lab() -> str:
-        return lab_label.value if lab_label.value in choices() else choices()[0]
+        options = choices()
+        return lab_label.value if lab_label.value in options else options[0]
 
     def chosen_gain() -> float | None:
         return SIZES.get(size.value, custom.value)

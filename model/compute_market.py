@@ -33,17 +33,25 @@ class Clearing:
 
 
 def training_demand(
-    budget_usd: np.ndarray, price: float, reference_price: float = 0.0, below_elasticity: float = 0.0
+    budget_usd: np.ndarray | float,
+    price: np.ndarray | float,
+    reference_price: float = 0.0,
+    below_elasticity: float = 0.0,
 ) -> np.ndarray:
     """H100e-months of training planned with a USD budget, at `price` given the reference.
 
     At or above the reference price the budget buys budget / price (unit elastic). Below it the
     planned run buys budget / reference, and labs take extra spot compute with elasticity
-    `below_elasticity` (0: none until the reference falls; 1: unit elastic, no kink).
+    `below_elasticity` (0: none until the reference falls; 1: unit elastic, no kink). Per lab
+    at one price, or one budget at many prices (the asks of the supply curve).
     """
-    planned = budget_usd / (max(price, reference_price) * HOURS_PER_MONTH)
-    if 0 < price < reference_price and below_elasticity > 0:
-        planned = planned * (reference_price / price) ** below_elasticity
+    price = np.asarray(price, dtype=float)
+    planned = budget_usd / (np.maximum(price, reference_price) * HOURS_PER_MONTH)
+    if below_elasticity > 0:
+        cheap = (price > 0) & (price < reference_price)
+        with np.errstate(divide="ignore", over="ignore"):
+            extra = np.where(cheap, (reference_price / price) ** below_elasticity, 1.0)
+        planned = np.where(cheap, planned * extra, planned)
     return planned
 
 
@@ -68,11 +76,7 @@ def _equilibrium(
     if asks.size == 0:
         return max_price
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        training_at_ask = budget / (HOURS_PER_MONTH * np.maximum(asks, reference))
-        if below > 0:
-            cheap = (asks > 0) & (asks < reference)
-            training_at_ask = np.where(cheap, training_at_ask * (reference / asks) ** below, training_at_ask)
-        glut = inelastic + training_at_ask <= cum
+        glut = inelastic + training_demand(budget, asks, reference, below) <= cum
         room = cum - inelastic
         ceiling = np.minimum(np.append(asks[1:], np.inf), max_price)
         planned = budget / (HOURS_PER_MONTH * reference) if reference > 0 else np.inf
