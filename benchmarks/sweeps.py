@@ -61,7 +61,7 @@ def _spec(n: int, fixed: dict[str, object], name: str) -> dict[str, object]:
 
 def measure_sweep(n: int, workers: int, fixed: dict[str, object]) -> dict[str, float]:
     """In the fresh driver process: one sweep, timed, with its peak memory."""
-    from model.sweeps import create_sweep, parse_spec, prepare, run_sweep
+    from model.experiments.sweeps import create_sweep, parse_spec, prepare, run_sweep
 
     spec = parse_spec(_spec(n, fixed, f"bench-{n}-{workers}w"), "benchmark")
     prepared = prepare(spec, "benchmark")
@@ -77,7 +77,7 @@ def measure_sweep(n: int, workers: int, fixed: dict[str, object]) -> dict[str, f
 
 def sweep_seeds(n: int) -> list[int]:
     """The seeds the benchmark sweep gives its runs, so that the bare loop does the same work."""
-    from model.sweeps import parse_spec, prepare
+    from model.experiments.sweeps import parse_spec, prepare
 
     return prepare(parse_spec(_spec(n, {}, "seeds"), "benchmark"), "benchmark").design["seed"].tolist()
 

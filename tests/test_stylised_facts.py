@@ -1,4 +1,4 @@
-"""The stylised facts of CALIBRATION.md, each within its stated tolerance (see model/report.py).
+"""The stylised facts of CALIBRATION.md, each within its stated tolerance (see model/experiments/report.py).
 
 Tolerances come from the observed figures, not from numbers the model prints; a fact holds when
 it holds in at least 80 % of the seeds. Facts the model does not reproduce are marked xfail
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import report
+from model.experiments import report
 
 EXPECTED_TO_FAIL = {
     "token growth in a year": "simulated ~9x/yr vs ~50x (Google tokens); usage adjusts slowly",

@@ -25,8 +25,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from model.sweep_cli import analyze, sweep
-from model.sweeps import SpecError, parse_spec, prepare
+from model.cli.sweeps import analyze, sweep
+from model.experiments.sweeps import SpecError, parse_spec, prepare
 
 REPO = Path(__file__).resolve().parent.parent
 N_RUNS = 12
@@ -227,7 +227,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_a_run(u
     command = [
         sys.executable,
         "-m",
-        "model.sweep_cli",
+        "model.cli.sweeps",
         "sweep",
         str(spec),
         "--workers",
@@ -318,7 +318,7 @@ def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_the_others_
 def test_a_worker_process_killed_mid_sweep_fails_only_its_runs_and_a_retry_completes_them(
     uninterrupted, tmp_path
 ):
-    from model.sweeps import create_sweep, run_sweep
+    from model.experiments.sweeps import create_sweep, run_sweep
 
     spec = parse_spec(GRID, "spec")
     prepared = prepare(spec, "spec")
@@ -424,7 +424,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys
     from pathlib import Path
-    from model.sweeps import create_sweep, parse_spec, prepare, run_sweep
+    from model.experiments.sweeps import create_sweep, parse_spec, prepare, run_sweep
     n, out = int(sys.argv[1]), Path(sys.argv[2])
     spec = parse_spec({
         "name": f"mem-{n}", "base": "baseline", "fixed": {"n_users": 20, "steps": 6},
@@ -457,7 +457,7 @@ def test_the_driver_memory_does_not_grow_with_the_number_of_runs(tmp_path):
 
 # ------------------------------------------------------------------------------------ analysis
 def test_the_phase_diagram_counts_bubbles_per_cell(uninterrupted):
-    from model.analysis import load_sweep, phase_table
+    from model.experiments.analysis import load_sweep, phase_table
 
     table, geo = phase_table(load_sweep(uninterrupted), "jump_size", "demand_elasticity")
     res = results(uninterrupted)

@@ -1,6 +1,6 @@
 """End to end: `aibubble viz` serves the page, and Debian's Chromium drives it like a person.
 
-Starts the viz command (`python -m model.viz_cli`, the same click command that `aibubble viz`
+Starts the viz command (`python -m model.cli.serve`, the same click command that `aibubble viz`
 runs) on a free loopback port, opens the page with Playwright in /usr/bin/chromium (no browser
 download), steps the model, triggers a 100x discovery, checks that the plots and the event log
 change and that the page fetched nothing from the internet, and saves a screenshot to
@@ -63,7 +63,7 @@ def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("viz") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "model.viz_cli", "--port", str(port), "--scenario", "sudden-100x"],
+            [sys.executable, "-m", "model.cli.serve", "--port", str(port), "--scenario", "sudden-100x"],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

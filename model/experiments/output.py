@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from model import plots
+from model.experiments import plots
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 VERSIONED = ("aibubble", "mesa", "numpy", "pandas", "pyarrow", "matplotlib")
 
 

@@ -1,6 +1,6 @@
 """The interactive page: watch an efficiency discovery ripple through the AI compute market, live.
 
-Start it with `aibubble viz [--scenario NAME]`, or `solara run model/app.py --production
+Start it with `aibubble viz [--scenario NAME]`, or `solara run model/page/app.py --production
 --no-check-version` (the scenario then comes from the environment variable
 AIBUBBLE_VIZ_SCENARIO, default `baseline`; without --production the page pings solara.dev).
 
@@ -40,8 +40,8 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
 from agents import AILab
-from model import plots
 from model.config import HEADLINE, ConfigError, load_config, scenario_names
+from model.experiments import plots
 from model.market import AIMarketModel
 
 SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"

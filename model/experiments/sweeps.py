@@ -38,7 +38,7 @@ then not masked by seed noise).
 Execution: the driver builds one small task per run and submits at most two per worker ahead
 of the results; each worker builds the config from the resolved base config plus the run's
 values, runs the model, and returns the summary and sampled series, which the driver writes
-(see `model.sweep_store`). A run that raises comes back as a failure with its traceback; the
+(see `model.experiments.sweep_store`). A run that raises comes back as a failure with its traceback; the
 others go on. Backends: local processes (`concurrent.futures.ProcessPoolExecutor` with the
 forkserver start method, or spawn where there is no forkserver) or Dask distributed (an
 existing scheduler, or a LocalCluster of processes with one thread each).
@@ -90,7 +90,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from model.config import HEADLINE, Config, ConfigError, build, load_config, read_yaml, resolve_path
-from model.sweep_store import DESIGN_COLUMNS, SweepStore, now_utc, plain
+from model.experiments.sweep_store import DESIGN_COLUMNS, SweepStore, now_utc, plain
 
 DEFAULT_SERIES = [
     "installed_capacity_h100e",
@@ -627,7 +627,7 @@ class LocalBackend:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.ctx = multiprocessing.get_context(method)
         if method == "forkserver":
-            self.ctx.set_forkserver_preload(["model.sweeps", "model.market"])
+            self.ctx.set_forkserver_preload(["model.experiments.sweeps", "model.market"])
         self.slots = workers
         self.pool = self._new_pool()
         self.description = f"local ({workers} processes, {method})"
@@ -747,7 +747,7 @@ def default_workers() -> int:
 
 
 def create_sweep(prepared: Prepared, out_root: Path, command: str) -> SweepStore:
-    from model.output import VERSIONED, _version, git_state
+    from model.experiments.output import VERSIONED, _version, git_state
 
     spec = prepared.spec
     manifest = {

@@ -10,7 +10,7 @@
   for a `sobol` design, Morris mu*, sigma for a `morris` design (SALib), each as CSV, Markdown
   and a bar chart. Outputs are means over a point's replicates.
 
-Figures are `matplotlib.figure.Figure` objects built without pyplot (as in `model.plots`).
+Figures are `matplotlib.figure.Figure` objects built without pyplot (as in `model.experiments.plots`).
 `analyze(folder)` writes everything into `<folder>/analysis/`.
 """
 
@@ -30,7 +30,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from model.errors import UserMistake
-from model.sweep_store import ANALYSIS, RESULTS, SERIES, SweepStore
+from model.experiments.sweep_store import ANALYSIS, RESULTS, SERIES, SweepStore
 
 # summary outcome -> (label, unit)
 OUTCOMES: dict[str, tuple[str, str]] = {
@@ -113,7 +113,7 @@ def load_sweep(root: Path, rebuild: bool = True) -> Sweep:
     """Read a sweep folder; with `rebuild`, first rebuild results.parquet from the run files."""
     import yaml
 
-    from model.sweeps import DEFAULT_SERIES
+    from model.experiments.sweeps import DEFAULT_SERIES
 
     store = SweepStore.open(root)
     spec = yaml.safe_load(store.read_spec_text())

@@ -21,8 +21,8 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from model import counterfactual as cf
 from model.config import load_config
+from model.experiments import counterfactual as cf
 
 SCENARIOS = [
     "baseline",
@@ -33,7 +33,7 @@ SCENARIOS = [
     "demand-mania",
 ]
 DISCOVERY_SCENARIOS = ["sudden-100x", "sudden-100x-proprietary", "deepseek-2025"]
-SWEEP_SPEC = Path(__file__).resolve().parent.parent / "config" / "sweeps" / "phase-jump-elasticity.yaml"
+SWEEP_SPEC = Path(__file__).resolve().parents[2] / "config" / "sweeps" / "phase-jump-elasticity.yaml"
 FIRST_SEED = 1  # replicate r runs with seed FIRST_SEED + r
 PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the seeds
 PNG_META = {"Software": None}
@@ -173,7 +173,7 @@ def run_glut_variants(opts: Options, res: Results) -> None:
 
 def run_phase_sweep(opts: Options, res: Results, out: Path) -> None:
     """Run the shipped phase sweep (reduced by the options) in a temp dir and draw its diagram."""
-    from model import analysis, sweeps
+    from model.experiments import analysis, sweeps
 
     data = yaml.safe_load(SWEEP_SPEC.read_text())
     data["replicates"] = min(int(data["replicates"]), opts.replicates)

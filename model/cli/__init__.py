@@ -19,11 +19,11 @@ from typing import Any
 
 import click
 
+from model.cli.errors import UserError, people_errors
+from model.cli.findings import report
+from model.cli.serve import viz
+from model.cli.sweeps import analyze, sweep
 from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
-from model.errors import UserError, people_errors
-from model.report_cli import report
-from model.sweep_cli import analyze, sweep
-from model.viz_cli import viz
 
 
 def _overrides(assignments: Iterable[str]) -> dict[str, Any]:
@@ -128,10 +128,10 @@ def run(
     from tqdm import tqdm
 
     from model import AIMarketModel
-    from model.output import write_run
+    from model.experiments.output import write_run
 
     if counterfactual:
-        from model import counterfactual as cf
+        from model.experiments import counterfactual as cf
 
         counter_cfg = cf.counterfactual_config(cfg)  # a scenario without a discovery stops here
     m = AIMarketModel(config=cfg, rng=seed)
@@ -267,7 +267,7 @@ def _run_labels(paths: list[Path]) -> list[str]:
 )
 def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
     """Overlay the key series of several RUN_DIRS and print their summaries side by side."""
-    from model import plots
+    from model.experiments import plots
 
     loaded = [(path, *_load_run(path)) for path in run_dirs]
     frames: dict[str, Any] = {}
@@ -298,6 +298,3 @@ main.add_command(sweep)
 main.add_command(analyze)
 main.add_command(viz)
 main.add_command(report)
-
-if __name__ == "__main__":
-    main()

@@ -182,7 +182,7 @@ def overlay_figure(
 
 def write_files(folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], figure: Figure) -> None:
     """Write the counterfactual's tables, the differences and the overlay plot into `folder`."""
-    from model.output import _jsonable, _write_parquet
+    from model.experiments.output import _jsonable, _write_parquet
 
     sub = folder / "counterfactual"
     sub.mkdir(exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from model.errors import UserError
+from model.cli.errors import UserError
 
 
 @click.command()
@@ -52,7 +52,7 @@ def report(
     import matplotlib
 
     matplotlib.use("Agg")
-    from model.report import Options, build_report
+    from model.experiments.report import Options, build_report
 
     t0 = time.perf_counter()
     opts = Options(

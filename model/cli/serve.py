@@ -1,11 +1,11 @@
-"""`aibubble viz`: serve the interactive page (model/app.py) with Solara.
+"""`aibubble viz`: serve the interactive page (model/page/app.py) with Solara.
 
-The page is served by `solara run model.app` in a child process; the scenario reaches the page
+The page is served by `solara run model.page.app` in a child process; the scenario reaches the page
 through the environment variable AIBUBBLE_VIZ_SCENARIO. The server binds to loopback unless
 --host says otherwise, never phones home (no version check, no telemetry) and needs no
 internet access: the browser assets come from the solara-assets package.
 
-Also runnable without the console script: `python -m model.viz_cli --port 8766`.
+Also runnable without the console script: `python -m model.cli.serve --port 8766`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 import click
 
+from model.cli.errors import UserError
 from model.config import ConfigError, load_config
-from model.errors import UserError
 
-SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # read by model/app.py
-APP_MODULE = "model.app"
+SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # read by model/page/app.py
+APP_MODULE = "model.page.app"
 
 
 def solara_command(host: str, port: int) -> list[str]:

@@ -1,7 +1,7 @@
 """`aibubble sweep` and `aibubble analyze`: many runs over a design, and their pictures.
 
-Both are plain `click.Command` objects, registered on the main group in `model/cli.py`. They also
-run on their own: `python -m model.sweep_cli sweep SPEC.yaml`.
+Both are plain `click.Command` objects, registered on the main group in `model/cli/__init__.py`. They also
+run on their own: `python -m model.cli.sweeps sweep SPEC.yaml`.
 
 Exit codes: 0 every run finished ok; 1 some runs failed (they are listed in the ledger with
 their tracebacks); 2 a mistake in the spec, an option or the folder (one `error:` line);
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from model.errors import UserError, people_errors
+from model.cli.errors import UserError, people_errors
 
 
 def _command_line() -> str:
@@ -119,7 +119,7 @@ def sweep(
     Results land in OUT/<timestamp>_<name>/ as runs finish; results.parquet is built at the end.
     With --resume DIR, SPEC.yaml may be left out (the folder keeps its spec).
     """
-    from model import sweeps
+    from model.experiments import sweeps
 
     if spec_file is None and resume_dir is None:
         raise UserError("give a SPEC.yaml, or --resume DIR")
@@ -198,7 +198,7 @@ def sweep(
 
 
 def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -> None:
-    from model.analysis import AnalysisError, analyze
+    from model.experiments.analysis import AnalysisError, analyze
 
     try:
         written, notes = analyze(root, x=x, y=y, severity=severity)
@@ -228,7 +228,7 @@ def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -
 def analyze(sweep_dir: Path, x: str | None, y: str | None, severity: str) -> None:
     """Rebuild results.parquet of SWEEP_DIR and draw its phase diagram, fan charts and
     sensitivity indices into SWEEP_DIR/analysis/."""
-    from model.sweep_store import SweepStore
+    from model.experiments.sweep_store import SweepStore
 
     store = SweepStore.open(sweep_dir)
     if store.is_locked():

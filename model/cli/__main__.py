@@ -1,0 +1,5 @@
+"""`python -m model.cli ...` is `aibubble ...`."""
+
+from model.cli import main
+
+main()

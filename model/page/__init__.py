@@ -1,0 +1,1 @@
+"""The interactive page (Mesa SolaraViz): `aibubble viz` serves `model.page.app`."""
