@@ -1,0 +1,109 @@
+"""What a run measures, declared once: name, unit and label of every model-level series and
+every summary outcome.
+
+The data collector collects exactly `SERIES`; sweeps check requested columns against it;
+analysis, plots, the command line and the page take their labels and units from here, so a
+measure added to the model shows up everywhere with the same name and unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HOURS_PER_MONTH = 730.0  # hours in an average month: prices are per hour, flows per month
+BILLION = 1e9
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    unit: str
+    label: str
+
+    def axis(self) -> str:
+        """An axis label with its unit, e.g. 'utilization [fraction]'."""
+        return f"{self.label} [{self.unit}]"
+
+
+def _table(*rows: tuple[str, str, str]) -> dict[str, Measure]:
+    return {name: Measure(name, unit, label) for name, unit, label in rows}
+
+
+# Model-level series, one value per month, in the order the data collector stores them.
+SERIES: dict[str, Measure] = _table(
+    ("year", "calendar year", "year"),
+    ("installed_capacity_h100e", "H100e", "installed capacity"),
+    ("compute_demand_h100e", "H100e", "compute demand"),
+    ("compute_used_h100e", "H100e", "compute used"),
+    ("unmet_compute_h100e", "H100e", "unmet compute demand"),
+    ("utilization", "fraction", "utilization"),
+    ("spot_price_usd_per_gpu_hour", "USD per H100e-hour", "spot rental price"),
+    ("reserved_price_usd_per_gpu_hour", "USD per H100e-hour", "reserved rental price"),
+    ("capex_usd", "USD per month", "capex"),
+    ("gpu_orders_h100e", "H100e per month", "GPU orders"),
+    ("gpu_cancellations_h100e", "H100e per month", "GPU order cancellations"),
+    ("gpu_deliveries_h100e", "H100e per month", "GPU deliveries"),
+    ("gpu_failed_h100e", "H100e per month", "GPUs failed"),
+    ("gpu_retired_h100e", "H100e per month", "GPUs retired"),
+    ("gpu_backlog_h100e", "H100e", "GPU order backlog"),
+    ("gpu_production_h100e_per_month", "H100e per month", "GPU production capacity"),
+    ("gpu_price_usd_per_h100e", "USD per H100e", "GPU price"),
+    ("gpu_lead_time_months", "months", "GPU lead time"),
+    ("token_price_usd_per_mtok", "USD per million tokens", "token price"),
+    ("tokens_served", "tokens per month", "tokens served"),
+    ("tokens_demanded", "tokens per month", "tokens demanded"),
+    ("ai_spending_usd", "USD per month", "users' AI spending"),
+    ("lab_funding_usd", "USD per month", "lab funding raised"),
+    ("compute_rent_usd", "USD per month", "compute rent paid"),
+    ("frontier_efficiency", "x month 0", "frontier efficiency"),
+    ("mean_adopted_efficiency", "x month 0", "mean adopted efficiency"),
+    ("write_downs_usd", "USD per month", "write-downs"),
+    ("book_value_usd", "USD", "book value of the fleet"),
+    ("stranded_book_value_usd", "USD", "stranded book value"),
+    ("hyperscaler_profit_usd", "USD per month", "hyperscalers' profit"),
+    ("lab_profit_usd", "USD per month", "labs' profit"),
+    ("hyperscaler_cash_usd", "USD", "hyperscalers' cash"),
+    ("hyperscaler_debt_usd", "USD", "hyperscalers' debt"),
+    ("lab_cash_usd", "USD", "labs' cash"),
+    ("bankruptcies", "labs", "lab bankruptcies (cumulative)"),
+    ("labs_alive", "labs", "labs alive"),
+    ("adoption_share", "fraction", "users' adoption share"),
+    ("overcapacity", "true/false", "overcapacity"),
+    ("weak_demand", "true/false", "weak compute demand"),
+    ("bubble_state", "true/false", "bubble state"),
+    ("capex_trailing_12m_usd", "USD per 12 months", "trailing 12-month capex"),
+    ("capex_drawdown", "fraction below peak", "capex drawdown"),
+)
+
+# Summary outcomes of one run (`run_summary`), as sweeps, analysis and the CLI report them.
+OUTCOMES: dict[str, Measure] = _table(
+    ("bubble", "probability", "P(bubble state)"),
+    ("months_in_bubble", "months", "months in bubble state"),
+    ("first_bubble_month", "month", "first bubble month"),
+    ("peak_overcapacity", "fraction of capacity idle", "peak overcapacity"),
+    ("capex_peak_usd_per_month", "USD per month", "peak capex"),
+    ("capex_drawdown", "fraction below peak", "capex drawdown"),
+    ("burst", "probability", "P(capex burst)"),
+    ("write_offs_usd", "USD", "write-offs"),
+    ("reabsorption_months", "months", "reabsorption"),
+    ("jevons_ratio", "dlog demand / dlog efficiency", "Jevons ratio"),
+    ("bankruptcies", "labs", "lab bankruptcies"),
+    ("labs_alive", "labs", "labs alive"),
+    ("final_utilization", "fraction", "final utilization"),
+    ("final_installed_capacity_h100e", "H100e", "final installed capacity"),
+)
+
+# Outcomes that grade how bad a run was (colour scales of phase diagrams, fan charts).
+SEVERITIES = ("peak_overcapacity", "months_in_bubble", "capex_drawdown", "write_offs_usd")
+
+
+def unit(name: str) -> str:
+    """Unit of a series or outcome by name ('' when it is not declared)."""
+    found = SERIES.get(name) or OUTCOMES.get(name)
+    return found.unit if found else ""
+
+
+def label(name: str) -> str:
+    """Label of a series or outcome by name (the name itself when it is not declared)."""
+    found = SERIES.get(name) or OUTCOMES.get(name)
+    return found.label if found else name
