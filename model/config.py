@@ -486,6 +486,17 @@ def build(data: dict[str, Any], origin: str) -> Config:
         raise ConfigError(_format_error(exc, origin)) from None
 
 
+def with_headline(cfg: Config, values: dict[str, Any]) -> Config:
+    """Apply headline keyword arguments (jump_size=...) to a resolved config."""
+    if not values:
+        return cfg
+    data = cfg.model_dump()
+    for key, value in values.items():
+        section, name = HEADLINE[key].split(".")
+        data[section][name] = value
+    return build(data, f"scenario '{cfg.name}'")
+
+
 def load_config(scenario: str | Path = "baseline", overrides: dict[str, Any] | None = None) -> Config:
     """Load a scenario by name or path and apply `key.path -> value` overrides.
 

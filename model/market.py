@@ -25,7 +25,7 @@ import pandas as pd
 
 from agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
 from model.compute_market import HOURS_PER_MONTH, clear_spot
-from model.config import HEADLINE, Config, build, load_config
+from model.config import Config, load_config, with_headline
 from model.contracts import ContractBook
 from model.efficiency import Diffusion
 from model.events import EventLog
@@ -112,7 +112,7 @@ class AIMarketModel(mesa.Model):
             "n_users": n_users,
             "steps": steps,
         }
-        cfg = _with_headline(cfg, {k: v for k, v in headline.items() if v is not None})
+        cfg = with_headline(cfg, {k: v for k, v in headline.items() if v is not None})
         seed = cfg.run.seed if rng is None or rng == "" else rng
         if isinstance(seed, str):
             seed = int(seed)
@@ -686,14 +686,3 @@ class AIMarketModel(mesa.Model):
 
     def summary(self) -> dict[str, Any]:
         return run_summary(self)
-
-
-def _with_headline(cfg: Config, values: dict[str, Any]) -> Config:
-    """Apply headline keyword arguments (jump_size=...) to a resolved config."""
-    if not values:
-        return cfg
-    data = cfg.model_dump()
-    for key, value in values.items():
-        section, name = HEADLINE[key].split(".")
-        data[section][name] = value
-    return build(data, f"scenario '{cfg.name}'")

@@ -46,9 +46,9 @@ def counterfactual_config(cfg: Config) -> Config:
             f"scenario '{cfg.name}' has no scripted discovery (discovery.jump_size = "
             f"{cfg.discovery.jump_size:g}); --counterfactual needs one"
         )
-    from model.market import _with_headline
+    from model.config import with_headline
 
-    return _with_headline(cfg, {"jump_size": 1.0})
+    return with_headline(cfg, {"jump_size": 1.0})
 
 
 def run_model(cfg: Config, seed: int) -> Any:
