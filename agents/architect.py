@@ -46,6 +46,11 @@ class ModelArchitect(mesa.Agent):
         published = rng.random() < cfg.openness  # drawn always, so the stream stays aligned
         self.discover(gain, self.lab is None or published, cause="research")
 
+    def lab_closed(self, lab: int, alive: list[int]) -> None:
+        """Its lab went bankrupt: move to a living lab at random, or become independent."""
+        if self.lab == lab:
+            self.lab = int(self.model.streams["exits"].choice(alive)) if alive else None
+
     def discover(self, gain: float, is_open: bool, cause: str) -> None:
         self.discoveries += 1
         self.model.diffusion.discover(self.lab, self.unique_id, gain, is_open, cause)

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from model.measures import HOURS_PER_MONTH
+
 if TYPE_CHECKING:
     from model.config import HyperscalerConfig
+    from model.gpu_market import GpuVendor, Order
 
-HOURS_PER_MONTH = 730.0
+from model.compute_market import Offer
 
 
 class Hyperscaler(mesa.Agent):
@@ -62,6 +65,28 @@ class Hyperscaler(mesa.Agent):
         self.cost = np.append(self.cost, cost)
         self.book = np.append(self.book, book)
 
+    def install_initial_fleet(
+        self,
+        born: np.ndarray,
+        h100e: np.ndarray,
+        performance: np.ndarray,
+        gpu_price_usd_per_h100e: float,
+        growth_per_month: float,
+        price: float,
+    ) -> None:
+        """The fleet bought before month 0, depreciated to date, and the demand history that
+        growth implies (so the first forecasts extrapolate the growth the fleet was built for)."""
+        cfg = self.cfg
+        for t, h, perf in zip(born, h100e, performance, strict=True):
+            cost = h * gpu_price_usd_per_h100e / perf
+            book = cost * max(0.0, 1 - (-t) / cfg.book_life_months)
+            self.add_cohort(int(t), h, cfg.opex_usd_per_gpu_hour / perf, cost, book)
+        start = cfg.target_utilization * self.installed
+        window = cfg.forecast_window_months
+        self.demand_history = [start * growth_per_month ** (k - window) for k in range(window + 1)]
+        self.utilization = cfg.target_utilization
+        self.realised_price = price
+
     def _drop(self, keep: np.ndarray) -> None:
         self.born, self.h100e, self.opex = self.born[keep], self.h100e[keep], self.opex[keep]
         self.cost, self.book = self.cost[keep], self.book[keep]
@@ -81,6 +106,11 @@ class Hyperscaler(mesa.Agent):
         """USD per H100e-hour asked per cohort: operating cost plus a markup."""
         return self.opex * (1.0 + self.cfg.ask_markup)
 
+    def offer(self, committed: float) -> Offer:
+        """This month's offer: reserved capacity on the cheapest cohorts, the rest spot."""
+        reserved, free = self.split_capacity(min(committed, self.installed))
+        return Offer(reserved, free, self.ask())
+
     # --- fleet accounting ---------------------------------------------------------------
     def operate(self, used_by_cohort: np.ndarray, revenue: float) -> None:
         """Book the month's use: utilization, operating cost, smoothed realised price."""
@@ -90,8 +120,9 @@ class Hyperscaler(mesa.Agent):
         self.opex_paid = float((used_by_cohort * self.opex).sum() * HOURS_PER_MONTH)
         if self.used > 0:
             price = revenue / (self.used * HOURS_PER_MONTH)
+            a = self.cfg.realised_price_smoothing
             self.realised_price = (
-                price if self.realised_price == 0 else 0.7 * self.realised_price + 0.3 * price
+                price if self.realised_price == 0 else (1 - a) * self.realised_price + a * price
             )
 
     def depreciate(self) -> float:
@@ -135,6 +166,97 @@ class Hyperscaler(mesa.Agent):
         self.book = self.book - loss
         return float(loss.sum())
 
+    # --- the month ------------------------------------------------------------------
+    def run_month(
+        self,
+        step: int,
+        used_by_cohort: np.ndarray,
+        revenue: float,
+        core_cash_flow: float,
+        unmet_demand: float,
+        rent_reference: float,
+    ) -> tuple[float, float]:
+        """Operate, get the month's capital allocation, pay interest, age the fleet and book
+        profit. `unmet_demand` (H100e-months) is its share of demand the market could not
+        serve: it counts as demand for its forecasts. Returns (failed, retired) H100e."""
+        cfg = self.cfg
+        ledger, events = self.model.ledger, self.model.events
+        self.operate(used_by_cohort, revenue)
+        ledger.transfer(self, "operations", self.opex_paid, "opex")
+        ledger.transfer(
+            "core_business",
+            self,
+            core_cash_flow * cfg.capex_share_of_core_cash_flow * self.capital_share,
+            "capital_allocation",
+        )
+        interest = ledger.transfer(self, "lenders", self.debt * cfg.interest_rate_per_year / 12, "interest")
+        self.demand_history.append(self.used + unmet_demand)
+        del self.demand_history[: -cfg.forecast_window_months - 1]
+        dep = self.depreciate()
+        failed, failed_book = self.fail()
+        retired, retired_book = self.retire(step, rent_reference)
+        monthly_rate = (1 + cfg.discount_rate_per_year) ** (1 / 12) - 1
+        tested = step % cfg.impairment_test_interval_months == 0
+        impaired = self.impair(step, self.realised_price, self.utilization, monthly_rate) if tested else 0.0
+        self.write_downs = failed_book + retired_book + impaired
+        if retired > 0:
+            events.add(
+                step,
+                self.unique_id,
+                "hyperscaler",
+                "retirement",
+                "rent below operating cost or end of life",
+                retired,
+            )
+        if impaired > 0:
+            events.add(
+                step, self.unique_id, "hyperscaler", "write_down", "rental value below book value", impaired
+            )
+        self.profit = self.revenue - self.opex_paid - dep - self.write_downs - interest
+        self.deliveries = self.capex = 0.0  # this month's deliveries arrive next (take_delivery)
+        return failed, retired
+
+    def take_delivery(self, step: int, order: Order, opex_usd_per_gpu_hour: float) -> None:
+        """Pay for a shipped order and put it in service as a new cohort."""
+        cost = order.h100e * order.price_usd_per_h100e
+        self.model.ledger.transfer(self, "gpu_vendor", cost, "capex")
+        self.add_cohort(step, order.h100e, opex_usd_per_gpu_hour, cost, cost)
+        self.deliveries += order.h100e
+        self.capex += cost
+
+    def plan_orders(self, step: int, vendor: GpuVendor, lead_time: float, rivals_growth: float) -> None:
+        """Order toward the planned capacity within the capex budget, or cancel undelivered
+        orders (paying the penalty) when the pipeline already exceeds it."""
+        cfg = self.cfg
+        ledger, events = self.model.ledger, self.model.events
+        pipeline, pipeline_value = vendor.pending(self.unique_id)
+        gap = self.capacity_gap(lead_time, pipeline, max(rivals_growth, 1e-6)) / cfg.order_adjustment_months
+        self.orders = self.cancellations = 0.0
+        if gap > 0:
+            price = vendor.price_usd_per_h100e(step)
+            amount = min(gap, self.capex_room(pipeline_value) / price)
+            if amount > 0:
+                vendor.place(self.unique_id, amount, step)
+                self.orders = amount
+                events.add(step, self.unique_id, "hyperscaler", "order", "forecast above capacity", amount)
+        elif gap < 0 and pipeline > 0:
+            cancelled = vendor.cancel(self.unique_id, min(-gap, pipeline))
+            amount = sum(o.h100e for o in cancelled)
+            penalty = sum(o.h100e * o.price_usd_per_h100e for o in cancelled) * cfg.cancellation_penalty
+            ledger.transfer(self, "gpu_vendor", penalty, "cancellation_penalty")
+            self.cancellations = amount
+            events.add(step, self.unique_id, "hyperscaler", "cancellation", "forecast below capacity", amount)
+
+    def finance(self) -> None:
+        """Borrow to keep cash non-negative; repay a share of surplus cash while in debt."""
+        ledger = self.model.ledger
+        if self.cash < 0:
+            self.debt += ledger.transfer("lenders", self, -self.cash, "borrowing")
+        elif self.debt > 0:
+            repay = min(self.debt, self.cfg.debt_repayment_share_of_cash * self.cash)
+            ledger.transfer(self, "lenders", repay, "repayment")
+            self.debt -= repay
+
     # --- planning ------------------------------------------------------------------
     def forecast_growth(self) -> float:
         """Expected log growth of its demand per month: trend x optimism, capped."""
@@ -166,3 +288,14 @@ class Hyperscaler(mesa.Agent):
         """USD it can still commit to new orders: cash plus debt headroom less commitments."""
         headroom = max(self.cfg.max_debt_to_book * self.book_value - self.debt, 0.0)
         return max(self.cash + headroom - pipeline_value, 0.0)
+
+
+def rivals_growth(planned_growth: np.ndarray, installed: np.ndarray) -> np.ndarray:
+    """Per hyperscaler, the capacity-weighted planned growth of the others (herding's anchor);
+    1 where it has no rivals with capacity."""
+    out = np.ones(planned_growth.size)
+    for j in range(planned_growth.size):
+        others = np.delete(np.arange(planned_growth.size), j)
+        if others.size and installed[others].sum() > 0:
+            out[j] = float(np.average(planned_growth[others], weights=installed[others]))
+    return out

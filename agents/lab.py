@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from model.measures import HOURS_PER_MONTH
+
 if TYPE_CHECKING:
     from model.config import LabConfig
-
-HOURS_PER_MONTH = 730.0
+    from model.ledger import Account
 
 
 class AILab(mesa.Agent):
@@ -33,6 +34,7 @@ class AILab(mesa.Agent):
         training_stock: float,
         compute_price: float,
         revenue: float,
+        share: float = 0.0,
     ) -> None:
         super().__init__(model)
         self.cfg = cfg
@@ -49,7 +51,7 @@ class AILab(mesa.Agent):
         self.cost_ema = 0.0  # USD per month of compute spending, smoothed
         self.last_round = -cfg.funding_interval_months  # step of the last funding round
         self.price = 0.0  # USD per token
-        self.share = 0.0  # share of tokens demanded last month
+        self.share = share  # share of tokens demanded last month
         self.revenue = revenue
         self.compute_spend = 0.0
         self.inference_h100e = 0.0
@@ -116,19 +118,36 @@ class AILab(mesa.Agent):
         return self.cfg.reserved_share * inference_need
 
     # --- money ----------------------------------------------------------------------
+    def open_books(self, revenue: float, growth_per_year: float, tokens_demanded: float) -> None:
+        """Month 0: revenue at the users' demand, with a history that grew at `growth_per_year`
+        (so investors see the growth the market had when the run starts)."""
+        window = self.cfg.funding_growth_window_months
+        self.revenue = self.revenue_ema = revenue
+        self.revenue_history = [revenue * growth_per_year ** ((k - window) / 12) for k in range(window + 1)]
+        self.tokens_demanded = tokens_demanded
+
+    def observe_demand(self, tokens_demanded: float) -> None:
+        """Tokens per month its users want from it this month."""
+        self.tokens_demanded = tokens_demanded
+
+    def observe_share(self, share: float) -> None:
+        """Its share of all tokens demanded this month (sets next month's markup)."""
+        self.share = share
+
     def record_revenue(self, revenue: float) -> None:
         self.revenue = revenue
         a = 1.0 / self.cfg.revenue_smoothing_months
         self.revenue_ema += a * (revenue - self.revenue_ema)
         self.revenue_history.append(revenue)
-        del self.revenue_history[:-13]
+        del self.revenue_history[: -self.cfg.funding_growth_window_months - 1]
 
     def revenue_growth(self) -> float:
-        """Revenue over the last 12 months (x per year); 1 when history is short."""
+        """Revenue growth over the funding window, per year; 1 when history is short."""
         h = self.revenue_history
-        if len(h) < 13 or h[0] <= 0:
+        window = self.cfg.funding_growth_window_months
+        if len(h) < window + 1 or h[0] <= 0:
             return 1.0
-        return h[-1] / h[0]
+        return (h[-1] / h[0]) ** (12 / window)
 
     def can_raise(self) -> bool:
         return self.revenue_growth() >= self.cfg.funding_min_growth_per_year
@@ -148,3 +167,78 @@ class AILab(mesa.Agent):
         self.compute_spend = spend
         self.cost_ema += a * (spend - self.cost_ema)
         self.gross_ema += a * (self.revenue - inference_cost - self.gross_ema)
+
+    # --- the month --------------------------------------------------------------------
+    def settle(
+        self,
+        step: int,
+        inference_h100e: float,
+        training_h100e: float,
+        bills: np.ndarray,
+        hosts: list[Account],
+        reference_price: float,
+    ) -> np.ndarray:
+        """Serve what its inference compute allows, collect users' payments, train, and pay
+        the month's compute bills (USD per host). Returns what each host was paid."""
+        self.tokens_served = min(self.tokens_demanded, inference_h100e * self.tokens_per_h100e_month)
+        self.inference_h100e = inference_h100e
+        self.training_h100e = training_h100e
+        self.training_stock += training_h100e * self.efficiency
+        revenue = self.model.ledger.transfer(
+            "end_users", self, self.tokens_served * self.price, "ai_spending"
+        )
+        self.record_revenue(revenue)
+        used = inference_h100e + training_h100e
+        paid = self.pay_compute(step, bills, hosts, inference_h100e / used if used > 0 else 0.0)
+        self.compute_price = self.compute_spend / (used * HOURS_PER_MONTH) if used > 0 else reference_price
+        return paid
+
+    def pay_compute(
+        self, step: int, bills: np.ndarray, hosts: list[Account], inference_share: float
+    ) -> np.ndarray:
+        """Raise a round if due, then pay every host its bill; a lab that cannot pay in full
+        pays out the cash it has, pro rata, and goes bankrupt. Returns USD paid per host."""
+        ledger = self.model.ledger
+        total = float(bills.sum())
+        raise_usd = self.funding_round()
+        if raise_usd > 0:
+            ledger.transfer("investors", self, raise_usd, "funding")
+            self.model.events.add(step, self.unique_id, "lab", "funding", "revenue growth", raise_usd)
+        paid_share = min(1.0, self.cash / total) if total > 0 else 1.0
+        payments = bills * paid_share
+        last = int(np.flatnonzero(payments)[-1]) if payments.any() else -1
+        paid = np.zeros(len(hosts))
+        for j, amount in enumerate(payments):
+            if paid_share < 1.0 and j == last:  # a failing lab pays out exactly the cash it has
+                amount = max(self.cash, 0.0)
+            paid[j] = ledger.transfer(self, hosts[j], float(amount), "compute_rent")
+        self.record_costs(total * paid_share, total * paid_share * inference_share)
+        if paid_share < 1.0:
+            self.go_bankrupt(step, total * (1 - paid_share))
+        return paid
+
+    def go_bankrupt(self, step: int, unpaid: float) -> None:
+        """Stop trading: contracts end, remaining cash goes back to investors, its architects
+        move to living labs."""
+        model = self.model
+        self.alive = False
+        self.unpaid = unpaid
+        released = model.contracts.terminate_lab(self.index)
+        model.ledger.transfer(self, "investors", max(self.cash, 0.0), "liquidation")
+        model.events.add(
+            step,
+            self.unique_id,
+            "lab",
+            "bankruptcy",
+            "unpaid compute bill",
+            unpaid,
+            f"released={released:.0f} H100e",
+        )
+        alive = [other.index for other in model.labs if other.alive]
+        for architect in model.architects:
+            architect.lab_closed(self.index, alive)
+
+    def idle(self) -> None:
+        """A bankrupt lab serves, buys and earns nothing."""
+        self.revenue = self.tokens_served = self.inference_h100e = self.training_h100e = 0.0
+        self.compute_spend = 0.0

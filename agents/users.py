@@ -57,10 +57,11 @@ class UserPopulation(mesa.Agent):
         sd = cfg.usage_dispersion
         # lognormal base usage with mean tokens_per_user_month (mean-preserving spread)
         self.log_base = np.log(cfg.tokens_per_user_month) - sd**2 / 2 + sd * rng.standard_normal(n)
-        # price sensitivity: lognormal(-0.125, 0.5) x price_sensitivity (mean 1x), held as
+        # price sensitivity: lognormal with mean 1 x price_sensitivity, held as
         # SENSITIVITY_CLASSES quantile classes so a choice costs a lookup, not a row of exps
         quantiles = (np.arange(SENSITIVITY_CLASSES) + 0.5) / SENSITIVITY_CLASSES
-        self.beta_levels = cfg.price_sensitivity * np.exp(-0.125 + 0.5 * _normal_ppf(quantiles))
+        spread = cfg.price_sensitivity_dispersion
+        self.beta_levels = cfg.price_sensitivity * np.exp(-(spread**2) / 2 + spread * _normal_ppf(quantiles))
         self.beta_class = rng.integers(0, SENSITIVITY_CLASSES, n)
         self.choice = rng.choice(len(lab_shares), size=n, p=lab_shares)
         self.reference_price = reference_price  # USD per token at month 0

@@ -11,15 +11,23 @@ default) that demand has a flat part, and the clearing price jumps between scarc
 ask as the reference crosses it; at 1 training is unit elastic everywhere, without a kink.
 When demand at the cap exceeds supply, everyone is rationed pro rata: the scarcity premium
 and rationing of DESIGN.md.
+
+`allocate` is the month's compute market as a whole: reserved capacity first, then the spot
+market for the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-HOURS_PER_MONTH = 730.0
+from model.measures import HOURS_PER_MONTH
+
+if TYPE_CHECKING:
+    from model.config import ComputeMarketConfig
+    from model.contracts import ContractBook
 
 
 @dataclass(frozen=True)
@@ -143,3 +151,98 @@ def clear_spot(
     dispatched = np.empty_like(taken)
     dispatched[order] = taken
     return Clearing(price, inference, training, dispatched, demand, rationed)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One host's fleet this month, per cohort: H100e held for reservations, H100e free for the
+    spot market, and the spot ask (USD per H100e-hour)."""
+
+    reserved: np.ndarray
+    free: np.ndarray
+    ask: np.ndarray
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Who got which compute this month (H100e-months)."""
+
+    clearing: Clearing  # the spot market
+    inference: np.ndarray  # per lab, reserved + spot
+    training: np.ndarray  # per lab, reserved + spot
+    spot: np.ndarray  # per lab, bought spot
+    reserved_used: float  # reserved capacity in use, all hosts
+    used_by_cohort: list[np.ndarray]  # per host, per cohort, reserved + spot
+    spot_by_host: np.ndarray  # sold spot, per host
+
+    def bills(self, reserved_bills: np.ndarray) -> np.ndarray:
+        """USD each lab owes each host (lab x host): take-or-pay reservations plus spot
+        purchases at the clearing price, spread over hosts by their spot sales."""
+        total = self.spot_by_host.sum()
+        host_share = self.spot_by_host / total if total > 0 else np.zeros(self.spot_by_host.size)
+        spot_bill = self.spot * self.clearing.price * HOURS_PER_MONTH
+        return reserved_bills + spot_bill[:, None] * host_share[None, :]
+
+
+def allocate(
+    book: ContractBook,
+    installed: np.ndarray,
+    offers: list[Offer],
+    inference_need: np.ndarray,
+    training_budget_usd: np.ndarray,
+    trading: np.ndarray,
+    market: ComputeMarketConfig,
+    previous_price: float,
+    reference_price: float,
+) -> Allocation:
+    """Reserved capacity first, then the spot market for what is left.
+
+    Labs serve inference from their reservations (hosts short of committed capacity after
+    failures deliver pro rata) and train on the reserved capacity they pay for anyway when
+    they have a training budget; that capacity's cost comes out of the budget. Inference
+    beyond reservations and the rest of the budgets clear in the spot market (`clear_spot`).
+    Labs that are not `trading` (bankrupt) buy nothing.
+    """
+    n_labs, n_hosts = inference_need.size, installed.size
+    committed = book.by_host(n_hosts)
+    delivery = np.divide(installed, committed, out=np.ones(n_hosts), where=committed > installed)
+    held = np.bincount(book.lab, weights=book.h100e * delivery[book.host], minlength=n_labs)
+    res_cost = np.bincount(book.lab, weights=book.h100e * book.price * HOURS_PER_MONTH, minlength=n_labs)
+    budget = training_budget_usd * trading
+    inf_res = np.minimum(inference_need, held)
+    leftover = held - inf_res
+    train_res = np.where(budget > 0, leftover, 0.0)
+    unit_cost = np.divide(res_cost, held * HOURS_PER_MONTH, out=np.zeros(n_labs), where=held > 0)
+    spot_budget = np.maximum(budget - train_res * unit_cost * HOURS_PER_MONTH, 0.0)
+    used_share = np.divide(inf_res + train_res, held, out=np.zeros(n_labs), where=held > 0)
+    host_used = np.bincount(
+        book.host, weights=book.h100e * delivery[book.host] * used_share[book.lab], minlength=n_hosts
+    )
+    reserved_used = []
+    for j, offer in enumerate(offers):
+        total = offer.reserved.sum()
+        reserved_used.append(offer.reserved * (host_used[j] / total) if total > 0 else offer.reserved * 0.0)
+    clearing = clear_spot(
+        np.concatenate([o.ask for o in offers]),
+        np.concatenate([o.free for o in offers]),
+        np.maximum(inference_need - inf_res, 0.0) * trading,
+        spot_budget,
+        market.max_price_usd_per_gpu_hour,
+        previous_price,
+        market.max_price_change_per_month,
+        reference_price,
+        market.training_elasticity_below_reference,
+    )
+    owner = np.concatenate([np.full(o.free.size, j) for j, o in enumerate(offers)])
+    bounds = np.cumsum([0] + [o.free.size for o in offers])
+    return Allocation(
+        clearing=clearing,
+        inference=inf_res + clearing.inference,
+        training=train_res + clearing.training,
+        spot=clearing.inference + clearing.training,
+        reserved_used=float(host_used.sum()),
+        used_by_cohort=[
+            reserved_used[j] + clearing.dispatched[bounds[j] : bounds[j + 1]] for j in range(len(offers))
+        ],
+        spot_by_host=np.bincount(owner, weights=clearing.dispatched, minlength=n_hosts),
+    )

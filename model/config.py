@@ -87,6 +87,13 @@ class DiscoveryConfig(Section):
 
 class ArchitectConfig(Section):
     count: int = P(100, "agents", "DESIGN.md: 50-200 architects", ge=0, le=5000)
+    productivity_dispersion: float = P(
+        1.0,
+        "sd of log productivity",
+        "hypothesis: research output is heavy-tailed across researchers (lognormal, mean 1)",
+        ge=0,
+        le=5,
+    )
     independent_share: float = P(
         0.3, "fraction", "hypothesis: academic or independent researchers", ge=0, le=1
     )
@@ -109,6 +116,9 @@ class ArchitectConfig(Section):
 
 class HyperscalerConfig(Section):
     count: int = P(6, "agents", "DESIGN.md: 5-10 hyperscalers", ge=1, le=50)
+    size_dispersion: float = P(
+        0.5, "sd of log size", "hypothesis: the big four hold most of the cloud fleet", ge=0, le=5
+    )
     initial_capacity_h100e: float = P(
         1.5e6, "H100e", "Epoch AI ai-chip-counts: ~1.4M H100e shipped 2022-23, ~2/3 held by clouds", gt=0
     )
@@ -191,10 +201,36 @@ class HyperscalerConfig(Section):
     discount_rate_per_year: float = P(
         0.12, "fraction per year", "Latent Space: 12% IRR used for the H100 breakeven", ge=0, le=1
     )
+    realised_price_smoothing: float = P(
+        0.3,
+        "weight of the latest month",
+        "hypothesis: the rent the impairment test expects is a ~3-month moving average",
+        gt=0,
+        le=1,
+    )
+    impairment_test_interval_months: int = P(
+        3, "months", "ASC 360 practice: assets are tested when a quarter's results indicate it", ge=1, le=24
+    )
+    debt_repayment_share_of_cash: float = P(
+        0.1,
+        "fraction of cash per month",
+        "hypothesis: debt is repaid gradually from surplus cash",
+        ge=0,
+        le=1,
+    )
 
 
 class LabConfig(Section):
     count: int = P(20, "agents", "DESIGN.md: 10-30 labs", ge=1, le=200)
+    size_dispersion: float = P(
+        0.8, "sd of log size", "hypothesis: a few frontier labs hold most of the market", ge=0, le=5
+    )
+    initial_training_stock: float = P(
+        1e6,
+        "effective H100e-months (all labs)",
+        "hypothesis: a scale only; quality compares labs by the log of their training stock",
+        gt=0,
+    )
     initial_cash_usd: float = P(
         60e9, "USD (all labs)", "press reports: OpenAI, Anthropic, xAI etc. raised tens of $B by 2024", ge=0
     )
@@ -235,6 +271,9 @@ class LabConfig(Section):
     )
     funding_runway_months: float = P(
         12, "months of compute spending", "hypothesis: labs raise when cash falls below this", ge=1, le=120
+    )
+    funding_growth_window_months: int = P(
+        12, "months", "hypothesis: investors judge revenue growth year over year", ge=1, le=60
     )
     funding_min_growth_per_year: float = P(
         1.5,
@@ -303,6 +342,9 @@ class UserConfig(Section):
         2.0, "years", "hypothesis: the usefulness growth rate halves this often (saturation)", gt=0, le=1000
     )
     price_sensitivity: float = P(2.0, "logit weight on -log price", "hypothesis", ge=0, le=50)
+    price_sensitivity_dispersion: float = P(
+        0.5, "sd of log price sensitivity", "hypothesis: users differ in how much price matters", ge=0, le=5
+    )
     quality_sensitivity: float = P(1.0, "logit weight on quality", "hypothesis", ge=0, le=50)
     switch_rate_per_month: float = P(
         0.05, "fraction per month", "hypothesis: share reconsidering their lab", ge=0, le=1
@@ -326,6 +368,9 @@ class GpuMarketConfig(Section):
         4.0, "years", "hypothesis: fab and packaging expansion slows as the industry matures", gt=0, le=1000
     )
     normal_backlog_months: float = P(3.0, "months of production", "hypothesis", gt=0, le=60)
+    initial_order_spread_months: int = P(
+        3, "months", "hypothesis: the backlog at month 0 was ordered evenly over the last months", ge=1, le=24
+    )
     min_lead_time_months: int = P(2, "months", "hypothesis: build, ship and install", ge=0, le=36)
     price_backlog_sensitivity: float = P(
         0.15, "fraction per month of excess backlog", "hypothesis", ge=0, le=5

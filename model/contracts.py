@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.compute_market import HOURS_PER_MONTH
+from model.measures import HOURS_PER_MONTH
 
 
 class ContractBook:
@@ -25,6 +25,11 @@ class ContractBook:
         self.h100e = np.concatenate([self.h100e, np.broadcast_to(h100e, n).astype(float)])
         self.price = np.concatenate([self.price, np.full(n, price)])
         self.end = np.concatenate([self.end, np.broadcast_to(end, n).astype(np.int64)])
+
+    def sign(self, amounts: np.ndarray, price: float, end: int) -> None:
+        """Sign the non-zero entries of a lab x host matrix of H100e at one price and end."""
+        labs, hosts = np.nonzero(amounts > 0)
+        self.add(labs, hosts, amounts[labs, hosts], price, end)
 
     def keep(self, mask: np.ndarray) -> None:
         self.lab, self.host, self.h100e = self.lab[mask], self.host[mask], self.h100e[mask]
@@ -56,3 +61,16 @@ class ContractBook:
         """Capacity-weighted price of active contracts (USD per H100e-hour); `fallback` if none."""
         total = self.h100e.sum()
         return float((self.h100e * self.price).sum() / total) if total > 0 else fallback
+
+
+def split_reservations(wanted: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """H100e each lab reserves with each host (lab x host): labs in turn take what they want
+    of the capacity still free, spread over hosts in proportion to their free capacity."""
+    free = free.copy()
+    signed = np.zeros((wanted.size, free.size))
+    for i, want in enumerate(wanted):
+        room = free.sum()
+        if want > 0 and room > 0:
+            signed[i] = min(want, room) * free / room
+            free -= signed[i]
+    return signed

@@ -13,10 +13,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
-    from model.config import BubbleConfig
-    from model.market import AIMarketModel
+    from model.config import BubbleConfig, Config
 
 
 class BubbleTracker:
@@ -61,10 +61,9 @@ def jevons_ratio(demand: np.ndarray, efficiency: np.ndarray, start: int) -> floa
     return _log_ratio(demand[-1], demand[start]) / d_eff
 
 
-def run_summary(model: AIMarketModel) -> dict[str, Any]:
-    """What a run found, as plain JSON-ready numbers (see DESIGN.md, 'What a run reports')."""
-    cfg = model.config
-    df = model.model_frame()
+def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) -> dict[str, Any]:
+    """What a run found, from its model-level frame (one row per month) and event log, as
+    plain JSON-ready numbers (see DESIGN.md, 'What a run reports')."""
     state = df["bubble_state"].to_numpy(bool)
     util = df["utilization"].to_numpy(float)
     first = int(np.argmax(state)) if state.any() else None
@@ -79,10 +78,9 @@ def run_summary(model: AIMarketModel) -> dict[str, Any]:
         df["compute_demand_h100e"].to_numpy(float), df["mean_adopted_efficiency"].to_numpy(float), start
     )
     drawdown = float(df["capex_drawdown"].max())
-    events = model.events_frame()
     return {
         "scenario": cfg.name,
-        "seed": model.seed,
+        "seed": seed,
         "steps": int(df.index[-1]),
         "bubble": bool(state.any()),
         "months_in_bubble": int(state.sum()),
