@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from model.market import AIMarketModel
+    from agents import AILab
+    from model.config import Config
+    from model.events import EventLog
+
+
+class Market(Protocol):
+    """What diffusion reads of the model: the month, the labs, the event log, the seed."""
+
+    steps: int
+    labs: list[AILab]
+    events: EventLog
+    config: Config
+    seed_entropy: int
 
 
 @dataclass
@@ -28,7 +40,7 @@ class Discovery:
 
 
 class Diffusion:
-    def __init__(self, model: AIMarketModel) -> None:
+    def __init__(self, model: Market) -> None:
         self.model = model
         self.cfg = model.config.discovery
         self.discoveries: list[Discovery] = []

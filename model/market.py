@@ -514,9 +514,7 @@ class AIMarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ outputs
     def model_frame(self) -> pd.DataFrame:
-        df = self.datacollector.get_model_vars_dataframe()
-        df.index = pd.RangeIndex(len(df), name="step")
-        return df
+        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True).rename_axis("step")
 
     def agent_frame(self) -> pd.DataFrame:
         frames = []
