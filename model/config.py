@@ -9,11 +9,20 @@ scenario and override a few keys.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from model.errors import UserMistake
 
@@ -30,7 +39,18 @@ def P(default: Any, unit: str, source: str, **bounds: Any) -> Any:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and infinities are never a parameter value: without this, bounds would report NaN
+    # as "should be <= 10000" and unbounded fields would take it silently
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`steps: true` is a mistake, not 1 month (pydantic would read True as 1)."""
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, bool) and annotation in (int, float):
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class RunConfig(Section):
@@ -430,6 +450,24 @@ class Config(Section):
     compute_market: ComputeMarketConfig = ComputeMarketConfig()
     bubble: BubbleConfig = BubbleConfig()
 
+    @model_validator(mode="after")
+    def _scripted_discovery_can_happen(self) -> Config:
+        """A scripted discovery that could never happen would silently give the baseline."""
+        d = self.discovery
+        if d.jump_size <= 1:
+            return self
+        if not 1 <= d.jump_month <= self.run.steps:
+            raise ValueError(
+                f"discovery.jump_month = {d.jump_month} is outside the run: a scripted discovery "
+                f"(jump_size {d.jump_size:g}) must fall in months 1..{self.run.steps} (run.steps)"
+            )
+        if d.lab >= self.labs.count:
+            raise ValueError(
+                f"discovery.lab = {d.lab} does not exist: labs are numbered 0..{self.labs.count - 1} "
+                "(labs.count)"
+            )
+        return self
+
 
 # The headline parameters: model keyword arguments and CLI shortcuts for config key paths.
 HEADLINE: dict[str, str] = {
@@ -447,29 +485,53 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error, not 'last wins'."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
     """A YAML file that must hold a mapping; mistakes raise `error` naming the file and line."""
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})") from None
+    if "\x00" in text:
+        raise error(f"{path}: not a text file (it holds NUL bytes)")
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"{path}:{where}: malformed YAML: {problem}") from None
     if data is None:
-        return {}
+        raise error(f"{path}: the file is empty")
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     return data
 
 
-def resolve_path(scenario: str | Path) -> Path:
-    """A scenario name from `config/` or a path to a YAML file."""
+def resolve_path(scenario: str | Path, relative_to: Path | None = None) -> Path:
+    """A scenario name from `config/` or a path to a YAML file (relative to the folder
+    `relative_to`, when given: a file's `extends` is read from that file's folder)."""
     text = str(scenario)
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or os.sep in text:
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
         if not path.is_file():
             raise ConfigError(f"{path}: no such scenario file")
         return path
@@ -498,12 +560,13 @@ def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return data
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: key 'extends' must be a scenario name, got {parent!r}")
-    base = _raw(resolve_path(parent), (*seen, path.resolve()))
+    base = _raw(resolve_path(parent, relative_to=path.parent), (*seen, path.resolve()))
     base.pop("name", None)  # a scenario is named by its own file, not its parent's
     return _merge(base, data)
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set the key path `section.key` of a raw config mapping, making missing sections."""
     keys = dotted.split(".")
     node = data
     for key in keys[:-1]:
@@ -514,13 +577,26 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
-def _format_error(exc: ValidationError, origin: str) -> str:
+def format_error(exc: ValidationError, origin: str, tags: Collection[str] = ()) -> str:
+    """A pydantic error as one line for people: where, the key path, and what was expected.
+
+    `tags` are the values of a discriminated union's tag (a sweep design's `kind`): pydantic puts
+    the tag in the key path, where nobody wrote it, so it is left out.
+    """
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
+    key = ".".join(p for i, p in enumerate(map(str, err["loc"])) if not (i and p in tags))
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    if not key:  # a check across keys: its message names them
+        return f"{origin}: {err['msg'].removeprefix('Value error, ')}{more}"
     if err["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{key}'{more}"
-    return f"{origin}: key '{key}' = {err.get('input')!r}: {err['msg']}{more}"
+    if err["type"] == "missing":
+        return f"{origin}: key '{key}' is required{more}"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "union_tag_invalid":
+        msg = f"{err['ctx']['discriminator']} must be one of {err['ctx']['expected_tags']}"
+    shown = "" if isinstance(err.get("input"), dict | list) else f" = {err.get('input')!r}"
+    return f"{origin}: key '{key}'{shown}: {msg}{more}"
 
 
 def build(data: dict[str, Any], origin: str) -> Config:
@@ -528,7 +604,7 @@ def build(data: dict[str, Any], origin: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, origin)) from None
+        raise ConfigError(format_error(exc, origin)) from None
 
 
 def with_headline(cfg: Config, values: dict[str, Any]) -> Config:
@@ -550,8 +626,13 @@ def load_config(scenario: str | Path = "baseline", overrides: dict[str, Any] | N
     path = resolve_path(scenario)
     data = _raw(path)
     data.setdefault("name", path.stem)
+    given: dict[str, str] = {}
     for key, value in (overrides or {}).items():
-        _set_path(data, HEADLINE.get(key, key), value)
+        dotted = HEADLINE.get(key, key)
+        if dotted in given:
+            raise ConfigError(f"--set {given[dotted]} and --set {key} both set '{dotted}': give it once")
+        given[dotted] = key
+        set_path(data, dotted, value)
     origin = f"{path} with --set {', '.join(map(str, overrides))}" if overrides else str(path)
     return build(data, origin)
 

@@ -324,11 +324,27 @@ class AIMarketModel(mesa.Model):
         cfg = self.config
         self.background_efficiency = cfg.efficiency.background_progress_per_year ** (t / 12)
         d = cfg.discovery
-        if t == d.jump_month and d.jump_size > 1 and d.lab < len(self.labs):
-            self.trigger_discovery(d.jump_size, d.open_publication, d.lab, cause="scripted")
+        if t == d.jump_month and d.jump_size > 1:
+            self.trigger_discovery(d.jump_size, d.open_publication, self._scripted_lab(t), cause="scripted")
         if self.architects:
             self.architects.shuffle_do("step")
         self.diffusion.step()
+
+    def _scripted_lab(self, t: int) -> int | None:
+        """The lab that makes the scripted discovery: the configured one, or, if it has gone
+        bankrupt, the largest living lab (its researchers moved to living labs); an
+        independent researcher when no lab is left. The event log says which."""
+        wanted = self.config.discovery.lab
+        if self.labs[wanted].alive:
+            return wanted
+        living = [lab for lab in self.labs if lab.alive]
+        lab = max(living, key=lambda other: other.share).index if living else None
+        maker = f"lab {lab}" if lab is not None else "an independent researcher"
+        agent = self.labs[lab].unique_id if lab is not None else -1
+        self.events.add(
+            t, agent, "lab", "scripted_reassigned", f"lab {wanted} is bankrupt", 0.0, f"made by {maker}"
+        )
+        return lab
 
     def _service(self, t: int) -> None:
         """Labs price tokens; users choose labs, adopt and adjust their usage."""

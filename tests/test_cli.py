@@ -153,12 +153,12 @@ def test_set_overrides_land_in_the_resolved_config(tmp_path):
     out = tmp_path / "runs"
     result = invoke(
         "run", "baseline", "--steps", "12", "--set", "users.demand_elasticity=1.7",
-        "--set", "jump_size=10", "--out", out,
+        "--set", "jump_size=10", "--set", "jump_month=6", "--out", out,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((only_run_folder(out) / "config.yaml").read_text())
     assert config["users"]["demand_elasticity"] == 1.7
-    assert config["discovery"]["jump_size"] == 10
+    assert config["discovery"]["jump_size"] == 10 and config["discovery"]["jump_month"] == 6
     assert config["run"]["steps"] == 12
 
 

@@ -44,7 +44,7 @@ def test_scenarios_extend_and_headline_names_override():
     cfg = load_config("sudden-100x-proprietary", {"demand_elasticity": 1.7, "labs.count": 12})
     assert cfg.discovery.jump_size == 100 and not cfg.discovery.open_publication
     assert cfg.users.demand_elasticity == 1.7 and cfg.labs.count == 12
-    model = AIMarketModel(scenario="sudden-100x", jump_size=10, n_users=500, steps=3)
+    model = AIMarketModel(scenario="sudden-100x", jump_size=10, jump_month=2, n_users=500, steps=3)
     assert model.config.discovery.jump_size == 10 and model.users.choice.size == 500
     assert model.config.run.steps == 3
 
@@ -56,6 +56,17 @@ def test_scenarios_extend_and_headline_names_override():
         ({"users.demand_elasticity": "abc"}, ["users.demand_elasticity", "'abc'"]),
         ({"users.demand_elasticity": -1}, ["users.demand_elasticity", "-1", "greater than or equal"]),
         ({"labs": 3}, ["labs"]),
+        ({"run.steps": True}, ["run.steps", "expected a number, got true"]),
+        ({"users.demand_elasticity": False}, ["users.demand_elasticity", "got false"]),
+        ({"jump_size": float("nan")}, ["discovery.jump_size", "finite number"]),
+        ({"users.tokens_per_user_month": float("inf")}, ["users.tokens_per_user_month", "finite number"]),
+        ({"labs.initial_cash_usd": float("-inf")}, ["labs.initial_cash_usd", "finite number"]),
+        # scripted discoveries that could never happen would silently give the baseline
+        ({"jump_size": 10, "jump_month": 0}, ["discovery.jump_month = 0", "months 1..120"]),
+        ({"jump_size": 10, "jump_month": 121}, ["discovery.jump_month = 121", "run.steps"]),
+        ({"jump_size": 10, "steps": 12}, ["discovery.jump_month = 36", "months 1..12"]),
+        ({"jump_size": 10, "discovery.lab": 20}, ["discovery.lab = 20", "0..19", "labs.count"]),
+        ({"jump_size": 10, "discovery.jump_size": 20}, ["--set jump_size", "discovery.jump_size", "once"]),
     ],
 )
 def test_bad_values_give_one_line_naming_the_key(overrides, words):
@@ -78,6 +89,63 @@ def test_bad_files_give_one_line_naming_the_file(tmp_path):
         assert str(path) in str(err.value) and word in str(err.value)
     with pytest.raises(ConfigError, match="unknown scenario 'nope'"):
         load_config("nope")
+
+
+@pytest.mark.parametrize(
+    "content, word",
+    [
+        (b"run:\n  steps: 3\nrun:\n  steps: 4\n", "duplicate key 'run'"),
+        (b"users:\n  bass_p: 0.1\n  bass_p: 0.2\n", "duplicate key 'bass_p'"),
+        (b"", "empty"),
+        (b"# only a comment\n", "empty"),
+        (b"\xff\xfe\x00r\x00u\x00n", "not a UTF-8 text file"),
+        (b"run:\x00\n", "NUL"),
+        (b"- 1\n- 2\n", "expected a mapping"),
+    ],
+)
+def test_files_that_are_not_one_clean_mapping_are_refused_naming_the_file(tmp_path, content, word):
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and word in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_relative_extends_is_read_from_the_files_own_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "parent.yaml").write_text("extends: sudden-100x\nusers:\n  n_segments: 321\n")
+    (folder / "child.yaml").write_text("extends: parent.yaml\nlabs:\n  count: 7\n")
+    (folder / "ping.yaml").write_text("extends: pong.yaml\n")
+    (folder / "pong.yaml").write_text("extends: ping.yaml\n")
+    monkeypatch.chdir(tmp_path)  # not the files' folder
+    cfg = load_config(folder / "child.yaml")
+    assert (cfg.users.n_segments, cfg.labs.count, cfg.discovery.jump_size) == (321, 7, 100)
+    with pytest.raises(ConfigError, match="forms a cycle"):
+        load_config(folder / "ping.yaml")
+
+
+def test_a_scripted_discovery_whose_lab_failed_goes_to_the_largest_living_lab():
+    """The reliability report's crash: lab 0 is bankrupt before month 58."""
+    model = AIMarketModel(
+        scenario="sudden-100x",
+        jump_size=19.086314294543953,
+        demand_elasticity=1.2028953734385155,
+        forecast_optimism=2.678653578118596,
+        jump_month=58,
+        open_publication=False,
+        n_users=100,
+        steps=60,
+        rng=1022896938,
+    )
+    model.run_model()
+    events = model.events_frame()
+    note = events[events["kind"] == "scripted_reassigned"]
+    assert not model.labs[0].alive and len(note) == 1 and note["step"].item() == 58
+    maker = int(note["detail"].item().removeprefix("made by lab "))
+    assert model.labs[maker].alive
+    scripted = events[(events["kind"] == "discovery") & (events["cause"] == "scripted")]
+    assert scripted["detail"].item().startswith(f"proprietary; lab={maker};")
 
 
 def test_odd_parameter_table_matches_the_schema():

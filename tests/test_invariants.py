@@ -106,7 +106,7 @@ def test_users_pay_labs_exactly_for_tokens_served():
 configs = st.fixed_dictionaries(
     {
         "discovery.jump_size": st.floats(1.0, 1000.0),
-        "discovery.jump_month": st.integers(0, 30),
+        "discovery.jump_month": st.integers(1, 30),
         "discovery.open_publication": st.booleans(),
         "users.demand_elasticity": st.floats(0.1, 3.0),
         "users.adjustment_per_month": st.floats(0.01, 1.0),

@@ -25,7 +25,7 @@ BLOCKING_RUN = textwrap.dedent(
 
     sys.meta_path.insert(0, Block())
     from model import AIMarketModel
-    model = AIMarketModel(scenario="sudden-100x", n_users=500, steps=6)
+    model = AIMarketModel(scenario="sudden-100x", n_users=500, steps=6, jump_month=3)
     model.run_model()
     model.summary()
     tooling = sorted(m for m in sys.modules if m.startswith(("model.experiments", "model.cli", "model.page")))
