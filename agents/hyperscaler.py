@@ -47,6 +47,8 @@ class Hyperscaler(mesa.Agent):
         self.planned_growth = 1.0  # (target capacity / installed) from its last plan
         self.orders = self.cancellations = self.deliveries = 0.0  # H100e this month
         self.capex = self.write_downs = self.depreciation = self.opex_paid = 0.0  # USD this month
+        # this month's write-downs by cause (USD): failed GPUs, retired cohorts, impairment
+        self.written_off = {"failure": 0.0, "retirement": 0.0, "impairment": 0.0}
         self.profit = 0.0  # USD this month (revenue - opex - depreciation - write-downs - interest)
 
     # --- measures -------------------------------------------------------------------
@@ -198,6 +200,7 @@ class Hyperscaler(mesa.Agent):
         monthly_rate = (1 + cfg.discount_rate_per_year) ** (1 / 12) - 1
         tested = step % cfg.impairment_test_interval_months == 0
         impaired = self.impair(step, self.realised_price, self.utilization, monthly_rate) if tested else 0.0
+        self.written_off = {"failure": failed_book, "retirement": retired_book, "impairment": impaired}
         self.write_downs = failed_book + retired_book + impaired
         if retired > 0:
             events.add(

@@ -427,8 +427,25 @@ class BubbleConfig(Section):
     utilization_threshold: float = P(
         0.6, "fraction", "hypothesis; telecom: lit networks ~35% used in 2001", gt=0, lt=1
     )
-    persistence_months: int = P(6, "months", "hypothesis: a glut, not a blip", ge=1, le=120)
-    growth_window_months: int = P(12, "months", "window for demand vs capacity growth", ge=1, le=120)
+    persistence_months: int = P(
+        6, "months", "hypothesis: two quarters below the threshold is a glut, not a blip", ge=1, le=120
+    )
+    merge_gap_months: int = P(
+        2,
+        "months",
+        "hypothesis: a recovery this short does not end a glut (cf. minimum phase lengths in "
+        "business-cycle dating)",
+        ge=0,
+        le=24,
+    )
+    impairment_share_threshold: float = P(
+        0.1,
+        "fraction of book value at onset",
+        "hypothesis: a glut that impairs a tenth of the fleet is a financial event for its "
+        "owners (telecom carriers wrote off most of their fibre); range 0.05-0.25",
+        gt=0,
+        le=1,
+    )
     capex_drawdown_threshold: float = P(
         0.4, "fraction from peak", "telecom: carrier capex -42% in two years", gt=0, le=1
     )

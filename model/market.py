@@ -455,12 +455,12 @@ class AIMarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ observation
     def _observe(self, clearing, used: float, available: float) -> None:
-        """Model-level measures for the data collector and the bubble indicators.
+        """Model-level measures (`model.measures.SERIES`) and the glut indicators.
 
-        Utilization is use over the capacity in service during the month; installed capacity
-        is the stock at the month's end (after deliveries, failures and retirements).
+        Installed capacity is the capacity in service during the month, the stock that use and
+        utilization are measured against; this month's deliveries, failures and retirements
+        show in the next month's row.
         """
-        installed = self.total_installed
         labs = [lab for lab in self.labs if lab.alive]
         tokens = sum(lab.tokens_served for lab in labs)
         spending = self.ledger.flow("ai_spending")
@@ -471,7 +471,7 @@ class AIMarketModel(mesa.Model):
         capex = self.ledger.flow("capex")
         m = {
             "year": self.config.run.start_year + self.steps / 12,
-            "installed_capacity_h100e": installed,
+            "installed_capacity_h100e": available,
             "compute_demand_h100e": demand,
             "compute_used_h100e": used,
             "unmet_compute_h100e": max(demand - used, 0.0),
@@ -497,6 +497,9 @@ class AIMarketModel(mesa.Model):
             "frontier_efficiency": self.background_efficiency * self.diffusion.frontier_gain,
             "mean_adopted_efficiency": self._adopted_efficiency(labs),
             "write_downs_usd": sum(hs.write_downs for hs in self.hyperscalers),
+            "write_offs_failure_usd": sum(hs.written_off["failure"] for hs in self.hyperscalers),
+            "write_offs_retirement_usd": sum(hs.written_off["retirement"] for hs in self.hyperscalers),
+            "impairment_usd": sum(hs.written_off["impairment"] for hs in self.hyperscalers),
             "book_value_usd": book,
             "stranded_book_value_usd": book * (1 - utilization),
             "hyperscaler_profit_usd": sum(hs.profit for hs in self.hyperscalers),
@@ -508,7 +511,7 @@ class AIMarketModel(mesa.Model):
             "labs_alive": len(labs),
             "adoption_share": self.users.adoption_share,
         }
-        m.update(self.bubble.update(installed, demand, utilization, capex))
+        m.update(self.bubble.update(available, demand, utilization, capex))
         self.metrics = m
 
     def _adopted_efficiency(self, labs: list[AILab]) -> float:

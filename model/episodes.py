@@ -1,0 +1,94 @@
+"""Glut episodes, found in a run's monthly series.
+
+A glut month has both ingredients of the thesis: overcapacity (utilization below
+`bubble.utilization_threshold`) and weak demand for compute, judged by level: the compute
+demanded at the market price is below the capacity in service (not a race of growth rates,
+which switches off as soon as demand bounces while most of the fleet is still idle).
+
+An episode is a run of glut months at least `bubble.persistence_months` long, where recoveries
+of at most `bubble.merge_gap_months` do not end it; its duration counts every month from onset
+to end. An episode is a **bubble** when it becomes a financial event: the builders impair at
+least `bubble.impairment_share_threshold` of the fleet's book value at onset while it lasts.
+A **burst** is a capex collapse (trailing 12-month capex down `bubble.capex_drawdown_threshold`
+from its peak) caused by an episode: reached between its onset and 12 months after its end (the
+trailing window needs that long to show a stop in spending). Capex that falls outside a glut,
+in scarcity, is not a burst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from model.config import BubbleConfig
+
+TRAILING_MONTHS = 12  # window of the trailing capex whose drawdown marks a burst
+
+
+@dataclass(frozen=True)
+class Episode:
+    onset: int  # first glut month (step)
+    end: int  # last glut month (step)
+    duration_months: int  # end - onset + 1
+    ongoing: bool  # still in the glut when the run ended (duration is censored)
+    min_utilization: float  # fraction
+    max_idle_h100e: float  # capacity in service less compute used, at its largest
+    max_stranded_book_usd: float  # book value x idle share, at its largest
+    book_at_onset_usd: float
+    failure_usd: float  # write-offs by cause while it lasted
+    retirement_usd: float
+    impairment_usd: float
+    capex_drawdown: float  # largest trailing-capex drawdown from onset to 12 months after its end
+    bubble: bool  # impaired at least the threshold share of the book at onset
+    burst: bool  # capex collapsed in its wake
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def glut_runs(glut: np.ndarray, min_months: int, merge_gap: int) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True at least `min_months` long, after joining
+    runs separated by at most `merge_gap` False months."""
+    idx = np.flatnonzero(np.asarray(glut, dtype=bool))
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > merge_gap + 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]])
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a + 1 >= min_months]
+
+
+def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
+    """Every glut episode of a run's model frame (one row per month, indexed by step)."""
+    util = df["utilization"].to_numpy(float)
+    steps = df.index.to_numpy()
+    episodes = []
+    for a, b in glut_runs(df["glut"].to_numpy(bool), cfg.persistence_months, cfg.merge_gap_months):
+        part = df.iloc[a : b + 1]
+        idle = part["installed_capacity_h100e"] - part["compute_used_h100e"]
+        book0 = float(df["book_value_usd"].iloc[max(a - 1, 0)])
+        impairment = float(part["impairment_usd"].sum())
+        drawdown = float(df["capex_drawdown"].iloc[a : b + 1 + TRAILING_MONTHS].max())
+        episodes.append(
+            Episode(
+                onset=int(steps[a]),
+                end=int(steps[b]),
+                duration_months=b - a + 1,
+                ongoing=b == len(df) - 1,
+                min_utilization=float(util[a : b + 1].min()),
+                max_idle_h100e=float(idle.max()),
+                max_stranded_book_usd=float(part["stranded_book_value_usd"].max()),
+                book_at_onset_usd=book0,
+                failure_usd=float(part["write_offs_failure_usd"].sum()),
+                retirement_usd=float(part["write_offs_retirement_usd"].sum()),
+                impairment_usd=impairment,
+                capex_drawdown=drawdown,
+                bubble=book0 > 0 and impairment >= cfg.impairment_share_threshold * book0,
+                burst=drawdown >= cfg.capex_drawdown_threshold,
+            )
+        )
+    return episodes

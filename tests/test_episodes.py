@@ -1,0 +1,109 @@
+"""Glut episodes: found exactly on constructed series, counted from onset, bursts only in a glut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import AIMarketModel
+from model.config import BubbleConfig
+from model.episodes import find_episodes, glut_runs
+
+
+def frame(
+    util: list[float], capex_drawdown: list[float] | None = None, impairment: float = 0.0
+) -> pd.DataFrame:
+    """A model frame with what the detector reads; demand is below capacity whenever idle."""
+    n = len(util)
+    u = np.asarray(util, float)
+    capacity = np.full(n, 100.0)
+    return pd.DataFrame(
+        {
+            "utilization": u,
+            "installed_capacity_h100e": capacity,
+            "compute_used_h100e": u * capacity,
+            "glut": u < 0.6,
+            "book_value_usd": np.full(n, 1000.0),
+            "stranded_book_value_usd": 1000.0 * (1 - u),
+            "impairment_usd": np.where(u < 0.6, impairment, 0.0),
+            "write_offs_failure_usd": np.full(n, 1.0),
+            "write_offs_retirement_usd": np.zeros(n),
+            "capex_drawdown": np.zeros(n) if capex_drawdown is None else np.asarray(capex_drawdown, float),
+        },
+        index=pd.RangeIndex(n, name="step"),
+    )
+
+
+@pytest.mark.parametrize(
+    "glut, min_months, gap, runs",
+    [
+        ("..####....", 3, 0, [(2, 5)]),
+        ("..##......", 3, 0, []),  # a blip is not a glut
+        ("###.###...", 3, 0, [(0, 2), (4, 6)]),
+        ("###.###...", 3, 1, [(0, 6)]),  # a one-month recovery does not end it
+        ("##..##....", 3, 2, [(0, 5)]),  # runs too short alone, one glut when joined
+        ("....######", 6, 0, [(4, 9)]),  # still running at the end
+        ("..........", 1, 0, []),
+    ],
+)
+def test_glut_runs_are_found_exactly(glut, min_months, gap, runs):
+    assert glut_runs(np.array([c == "#" for c in glut]), min_months, gap) == runs
+
+
+def test_an_episode_has_its_onset_duration_from_onset_and_depth():
+    util = [0.9] * 10 + [0.5, 0.3, 0.2, 0.4, 0.55, 0.5, 0.59, 0.58] + [0.9] * 10
+    cfg = BubbleConfig(persistence_months=6, merge_gap_months=0, impairment_share_threshold=0.1)
+    (e,) = find_episodes(frame(util, impairment=20.0), cfg)
+    assert (e.onset, e.end, e.duration_months, e.ongoing) == (10, 17, 8, False)  # all 8 months
+    assert e.min_utilization == pytest.approx(0.2)
+    assert e.max_idle_h100e == pytest.approx(80.0)
+    assert e.max_stranded_book_usd == pytest.approx(800.0)
+    assert e.impairment_usd == pytest.approx(160.0) and e.failure_usd == pytest.approx(8.0)
+    assert e.bubble  # 160 impaired >= 10% of the 1000 book at onset
+
+
+def test_a_glut_that_impairs_little_is_a_glut_not_a_bubble():
+    util = [0.9] * 5 + [0.4] * 8 + [0.9] * 5
+    cfg = BubbleConfig(impairment_share_threshold=0.1)
+    (e,) = find_episodes(frame(util, impairment=10.0), cfg)  # 80 of 1000: 8%
+    assert not e.bubble
+    (e,) = find_episodes(frame(util, impairment=12.5), cfg)  # 100 of 1000: 10%
+    assert e.bubble
+
+
+def test_scarcity_never_counts_as_a_burst():
+    util = [1.0] * 30
+    drawdown = [0.0] * 10 + [0.9] * 20  # capex collapses while every GPU is busy
+    assert find_episodes(frame(util, drawdown), BubbleConfig()) == []
+    util = [1.0] * 5 + [0.3] * 8 + [1.0] * 30
+    late = [0.0] * 30 + [0.9] * 13  # a collapse long after the glut is over
+    (e,) = find_episodes(frame(util, late), BubbleConfig())
+    assert not e.burst
+    soon = [0.0] * 15 + [0.9] * 28  # within 12 months of its end: the glut's own wake
+    (e,) = find_episodes(frame(util, soon), BubbleConfig())
+    assert e.burst
+
+
+def test_a_100x_glut_is_measured_from_onset_and_write_offs_add_up_by_cause():
+    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=1)
+    model.run_model()
+    df, summary = model.model_frame(), model.summary()
+    causes = df[["write_offs_failure_usd", "write_offs_retirement_usd", "impairment_usd"]].sum(axis=1)
+    np.testing.assert_allclose(causes, df["write_downs_usd"], rtol=1e-12, atol=1e-3)
+    assert summary["write_offs_failure_usd"] + summary["write_offs_retirement_usd"] + summary[
+        "impairment_usd"
+    ] == pytest.approx(summary["write_offs_usd"])
+    (episode,) = summary["episodes"]
+    below = np.flatnonzero(df["glut"].to_numpy())
+    assert episode["onset"] == below[0] > model.config.discovery.jump_month
+    assert summary["glut_months"] == episode["duration_months"] == below[-1] - below[0] + 1
+    assert episode["min_utilization"] == pytest.approx(df["utilization"].min())
+
+
+def test_deepseeks_capex_cut_in_scarcity_is_not_a_burst():
+    model = AIMarketModel(scenario="deepseek-2025", n_users=2000, rng=0)
+    model.run_model()
+    summary = model.summary()
+    assert summary["capex_drawdown"] > model.config.bubble.capex_drawdown_threshold
+    assert not summary["glut"] and not summary["burst"]
