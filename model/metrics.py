@@ -86,3 +86,22 @@ def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) 
         "episodes": [e.as_dict() for e in episodes],
         "events": {str(k): int(v) for k, v in events["kind"].value_counts().items()},
     }
+
+
+def efficiency_elasticity(
+    factual: pd.DataFrame, counterfactual: pd.DataFrame, gain: float, window_months: int = 24
+) -> float | None:
+    """Long-run log change of compute demand with vs without a discovery, per log of its gain.
+
+    Averaged over the last `window_months` of a pair run on common random numbers, so that
+    everything but the discovery cancels. Above 0 the discovery raised compute demand (the
+    Jevons paradox); in the frictionless limit of constant-elasticity users it is eps - 1.
+    None when the gain is 1 or demand is zero in either run.
+    """
+    if gain <= 1:
+        return None
+    with_d = factual["compute_demand_h100e"].to_numpy(float)[-window_months:]
+    without = counterfactual["compute_demand_h100e"].to_numpy(float)[-window_months:]
+    if (with_d <= 0).any() or (without <= 0).any():
+        return None
+    return float(np.mean(np.log(with_d / without)) / np.log(gain))

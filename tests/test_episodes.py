@@ -107,3 +107,14 @@ def test_deepseeks_capex_cut_in_scarcity_is_not_a_burst():
     summary = model.summary()
     assert summary["capex_drawdown"] > model.config.bubble.capex_drawdown_threshold
     assert not summary["glut"] and not summary["burst"]
+
+
+def test_the_efficiency_elasticity_is_the_long_run_log_ratio_of_the_pair_over_log_gain():
+    from model.metrics import efficiency_elasticity
+
+    without = pd.DataFrame({"compute_demand_h100e": np.linspace(100.0, 400.0, 60)})
+    with_d = without.copy()
+    with_d.iloc[-24:] *= 100.0**0.1  # the last two years 100^0.1 higher: elasticity 0.1
+    with_d.iloc[:-24] *= 0.01  # a deep glut earlier does not count in the long run
+    assert efficiency_elasticity(with_d, without, 100.0) == pytest.approx(0.1)
+    assert efficiency_elasticity(with_d, without, 1.0) is None
