@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 
-def test_sudden_open_100x_discovery_trips_the_bubble_indicator(scenario_runs):
+def test_sudden_open_100x_discovery_brings_a_glut_that_impairs_the_fleet(scenario_runs):
     summary = scenario_runs["sudden-100x"].summary()
-    assert summary["bubble"]
-    assert summary["first_bubble_month"] > scenario_runs["sudden-100x"].config.discovery.jump_month
+    assert summary["glut"] and summary["bubble"] and summary["burst"]
+    assert summary["first_glut_month"] > scenario_runs["sudden-100x"].config.discovery.jump_month
     assert summary["peak_overcapacity"] > 0.5
-    assert summary["capex_drawdown"] > 0.4
+    assert summary["glut_capex_drawdown"] > 0.4
 
 
-def test_baseline_and_gradual_progress_do_not_trip_it(scenario_runs):
-    assert not scenario_runs["baseline"].summary()["bubble"]
-    assert not scenario_runs["gradual-10x"].summary()["bubble"]
+def test_baseline_and_gradual_progress_bring_no_glut(scenario_runs):
+    assert not scenario_runs["baseline"].summary()["glut"]
+    assert not scenario_runs["gradual-10x"].summary()["glut"]
 
 
 def test_deepseek_shock_ends_with_more_capacity_than_before_it(scenario_runs):
@@ -21,10 +21,10 @@ def test_deepseek_shock_ends_with_more_capacity_than_before_it(scenario_runs):
     df = model.model_frame()
     before = df["installed_capacity_h100e"].iloc[model.config.discovery.jump_month - 1]
     assert df["installed_capacity_h100e"].iloc[-1] > before
-    assert not model.summary()["bubble"]
+    assert not model.summary()["glut"] and not model.summary()["burst"]
 
 
-def test_demand_mania_trips_it_without_any_efficiency_shock(scenario_runs):
+def test_demand_mania_brings_a_bubble_without_any_efficiency_shock(scenario_runs):
     model = scenario_runs["demand-mania"]
     assert model.config.discovery.jump_size == 1.0
     assert model.summary()["bubble"]
@@ -44,13 +44,14 @@ def test_summary_reports_every_headline_measure(scenario_runs):
     summary = scenario_runs["sudden-100x"].summary()
     for key in (
         "peak_overcapacity",
+        "glut_months",
         "months_in_bubble",
         "capex_drawdown",
         "write_offs_usd",
+        "impairment_usd",
         "reabsorption_months",
-        "jevons_ratio",
         "bankruptcies",
+        "episodes",
     ):
         assert key in summary
-    assert summary["write_offs_usd"] > 0
-    assert summary["jevons_ratio"] is not None
+    assert summary["write_offs_usd"] > 0 and summary["reabsorption_months"] is not None
