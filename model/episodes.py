@@ -63,11 +63,15 @@ def glut_runs(glut: np.ndarray, min_months: int, merge_gap: int) -> list[tuple[i
 
 
 def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
-    """Every glut episode of a run's model frame (one row per month, indexed by step)."""
+    """Every glut episode of a run's model frame (one row per month, indexed by step), at the
+    thresholds of `cfg`."""
     util = df["utilization"].to_numpy(float)
     steps = df.index.to_numpy()
+    # the glut condition at this config's threshold (the run's own `glut` series used the run's
+    # threshold), so the same frame can be read at other thresholds (robustness tables)
+    glut = (util < cfg.utilization_threshold) & df["weak_demand"].to_numpy(bool)
     episodes = []
-    for a, b in glut_runs(df["glut"].to_numpy(bool), cfg.persistence_months, cfg.merge_gap_months):
+    for a, b in glut_runs(glut, cfg.persistence_months, cfg.merge_gap_months):
         part = df.iloc[a : b + 1]
         idle = part["installed_capacity_h100e"] - part["compute_used_h100e"]
         book0 = float(df["book_value_usd"].iloc[max(a - 1, 0)])

@@ -23,7 +23,7 @@ def frame(
             "utilization": u,
             "installed_capacity_h100e": capacity,
             "compute_used_h100e": u * capacity,
-            "glut": u < 0.6,
+            "weak_demand": u < 1.0,
             "book_value_usd": np.full(n, 1000.0),
             "stranded_book_value_usd": 1000.0 * (1 - u),
             "impairment_usd": np.where(u < 0.6, impairment, 0.0),
@@ -118,3 +118,20 @@ def test_the_efficiency_elasticity_is_the_long_run_log_ratio_of_the_pair_over_lo
     with_d.iloc[:-24] *= 0.01  # a deep glut earlier does not count in the long run
     assert efficiency_elasticity(with_d, without, 100.0) == pytest.approx(0.1)
     assert efficiency_elasticity(with_d, without, 1.0) is None
+
+
+def test_the_same_frame_read_at_other_thresholds_gives_their_episodes():
+    util = [0.9] * 5 + [0.55] * 4 + [0.45] * 8 + [0.9] * 5
+    df = frame(util, impairment=20.0)
+    assert [e.duration_months for e in find_episodes(df, BubbleConfig(utilization_threshold=0.6))] == [12]
+    assert [e.duration_months for e in find_episodes(df, BubbleConfig(utilization_threshold=0.5))] == [8]
+    assert find_episodes(df, BubbleConfig(utilization_threshold=0.5, persistence_months=9)) == []
+
+
+def test_the_run_reads_its_own_glut_series_at_its_own_thresholds():
+    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=2)
+    model.run_model()
+    df = model.model_frame()
+    (episode,) = find_episodes(df, model.config.bubble)
+    glut = np.flatnonzero(df["glut"].to_numpy())
+    assert (episode.onset, episode.end) == (glut[0], glut[-1])
