@@ -204,7 +204,8 @@ class AILab(mesa.Agent):
         if raise_usd > 0:
             ledger.transfer("investors", self, raise_usd, "funding")
             self.model.events.add(step, self.unique_id, "lab", "funding", "revenue growth", raise_usd)
-        paid_share = min(1.0, self.cash / total) if total > 0 else 1.0
+        # cash that paid a bill exactly can end a rounding error below zero: that is no cash
+        paid_share = min(1.0, max(self.cash, 0.0) / total) if total > 0 else 1.0
         payments = bills * paid_share
         last = int(np.flatnonzero(payments)[-1]) if payments.any() else -1
         paid = np.zeros(len(hosts))

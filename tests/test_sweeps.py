@@ -150,7 +150,7 @@ def test_common_seeds_give_each_replicate_the_same_seed_at_every_point():
 
 
 def test_designs_have_the_sizes_their_schemes_promise_and_stay_in_range():
-    ranges = {"jump_size": {"min": 1, "max": 1000, "log": True}, "jump_month": {"min": 0, "max": 12}}
+    ranges = {"jump_size": {"min": 1, "max": 1000, "log": True}, "jump_month": {"min": 1, "max": 12}}
     grid = design_of(GRID)
     assert len(grid) == 3 * 2 * 2 and sorted(grid["jump_size"].unique()) == [1.0, 10.0, 100.0]
     lhs = design_of({**GRID, "replicates": 1, "design": {"kind": "lhs", "samples": 10, "params": ranges}})
@@ -161,7 +161,7 @@ def test_designs_have_the_sizes_their_schemes_promise_and_stay_in_range():
     assert (len(lhs), len(sobol), len(morris)) == (10, 8 * (2 + 2), 3 * (2 + 1))
     for d in (lhs, sobol, morris):
         assert d["jump_size"].between(1, 1000).all()
-        assert d["jump_month"].dtype == "int64" and d["jump_month"].between(0, 12).all()
+        assert d["jump_month"].dtype == "int64" and d["jump_month"].between(1, 12).all()
 
 
 def test_a_list_design_runs_exactly_its_points():

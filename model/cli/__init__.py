@@ -24,6 +24,7 @@ from model.cli.findings import report
 from model.cli.serve import viz
 from model.cli.sweeps import analyze, sweep
 from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
+from model.measures import BILLION, OUTCOMES
 
 
 def _overrides(assignments: Iterable[str]) -> dict[str, Any]:
@@ -34,7 +35,6 @@ def _command_line() -> str:
     return shlex.join(["aibubble", *sys.argv[1:]])
 
 
-# label, summary key, formatter: shared by `run` and `compare` so both read the same.
 def _num(fmt: str, scale: float = 1.0, unit: str = "") -> Callable[[Any], str]:
     """A formatter for one summary number; missing or NaN reads as n/a."""
 
@@ -49,19 +49,28 @@ def _num(fmt: str, scale: float = 1.0, unit: str = "") -> Callable[[Any], str]:
     return show
 
 
+def _yes_no(v: Any) -> str:
+    return "n/a" if v is None else ("YES" if v else "no")
+
+
+_SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
+    "bubble": _yes_no,
+    "first_bubble_month": _num("d"),
+    "months_in_bubble": _num("d"),
+    "peak_overcapacity": _num(".1f", 100, " %"),
+    "capex_drawdown": _num(".1f", 100, " %"),
+    "burst": _yes_no,
+    "capex_peak_usd_per_month": _num(",.1f", 1 / BILLION, " $bn/month"),
+    "write_offs_usd": _num(",.1f", 1 / BILLION, " $bn"),
+    "reabsorption_months": _num("d", 1, " months"),
+    "jevons_ratio": _num(".2f"),
+    "bankruptcies": _num("d"),
+    "final_utilization": _num(".1f", 100, " %"),
+}
+# label (as declared in model.measures), summary key, formatter: shared by `run` and `compare`
+# so both read the same, and name an outcome as the plots do.
 SUMMARY_ROWS: list[tuple[str, str, Callable[[Any], str]]] = [
-    ("bubble tripped", "bubble", lambda v: "n/a" if v is None else ("YES" if v else "no")),
-    ("first bubble month", "first_bubble_month", _num("d")),
-    ("months in bubble", "months_in_bubble", _num("d")),
-    ("peak overcapacity", "peak_overcapacity", _num(".1f", 100, " %")),
-    ("capex drawdown", "capex_drawdown", _num(".1f", 100, " %")),
-    ("capex burst", "burst", lambda v: "n/a" if v is None else ("YES" if v else "no")),
-    ("peak capex", "capex_peak_usd_per_month", _num(",.1f", 1e-9, " $bn/month")),
-    ("write-offs", "write_offs_usd", _num(",.1f", 1e-9, " $bn")),
-    ("reabsorption", "reabsorption_months", _num("d", 1, " months")),
-    ("Jevons ratio", "jevons_ratio", _num(".2f")),
-    ("bankruptcies", "bankruptcies", _num("d")),
-    ("final utilization", "final_utilization", _num(".1f", 100, " %")),
+    (OUTCOMES[key].label, key, fmt) for key, fmt in _SUMMARY_FORMATS.items()
 ]
 
 

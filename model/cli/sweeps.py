@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from model.cli.errors import UserError, people_errors
+from model.measures import SEVERITIES
 
 
 def _command_line() -> str:
@@ -219,7 +220,7 @@ def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -
 @click.option("--y", "y", metavar="PARAM", help="Swept parameter on the y axis of the phase diagram.")
 @click.option(
     "--severity",
-    type=click.Choice(["peak_overcapacity", "months_in_bubble", "capex_drawdown", "write_offs_usd"]),
+    type=click.Choice(SEVERITIES),
     default="peak_overcapacity",
     show_default=True,
     help="Outcome whose median per cell measures how bad the bubble is.",
@@ -228,7 +229,7 @@ def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -
 def analyze(sweep_dir: Path, x: str | None, y: str | None, severity: str) -> None:
     """Rebuild results.parquet of SWEEP_DIR and draw its phase diagram, fan charts and
     sensitivity indices into SWEEP_DIR/analysis/."""
-    from model.experiments.sweep_store import SweepStore
+    from model.experiments.sweeps import SweepStore
 
     store = SweepStore.open(sweep_dir)
     if store.is_locked():

@@ -16,10 +16,8 @@ Figures are `matplotlib.figure.Figure` objects built without pyplot (as in `mode
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,40 +27,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from model import measures
 from model.errors import UserMistake
-from model.experiments.sweep_store import ANALYSIS, RESULTS, SERIES, SweepStore
+from model.experiments.files import atomic_write_text, save_figure
+from model.experiments.sweeps import SweepSpec, SweepStore, read_spec, salib_problem
+from model.experiments.sweeps.spec import MorrisDesign, SobolDesign
+from model.experiments.sweeps.store import ANALYSIS, RESULTS, SERIES, SPEC
 
-# summary outcome -> (label, unit)
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "bubble": ("P(bubble state)", "probability"),
-    "peak_overcapacity": ("peak overcapacity", "fraction of capacity idle"),
-    "months_in_bubble": ("months in bubble state", "months"),
-    "capex_drawdown": ("capex drawdown", "fraction below peak"),
-    "burst": ("P(capex burst)", "probability"),
-    "write_offs_usd": ("write-offs", "USD"),
-    "bankruptcies": ("lab bankruptcies", "labs"),
-    "jevons_ratio": ("Jevons ratio", "dlog demand / dlog efficiency"),
-    "final_utilization": ("final utilization", "fraction"),
-}
-SEVERITIES = ("peak_overcapacity", "months_in_bubble", "capex_drawdown", "write_offs_usd")
 SENSITIVITY_OUTPUTS = ("bubble", "peak_overcapacity", "months_in_bubble", "capex_drawdown")
-SERIES_UNITS: dict[str, str] = {
-    "installed_capacity_h100e": "H100e",
-    "compute_demand_h100e": "H100e",
-    "compute_used_h100e": "H100e",
-    "utilization": "fraction",
-    "spot_price_usd_per_gpu_hour": "USD per H100e-hour",
-    "reserved_price_usd_per_gpu_hour": "USD per H100e-hour",
-    "capex_usd": "USD per month",
-    "token_price_usd_per_mtok": "USD per million tokens",
-    "ai_spending_usd": "USD per month",
-    "mean_adopted_efficiency": "x month 0",
-    "frontier_efficiency": "x month 0",
-    "write_downs_usd": "USD per month",
-    "stranded_book_value_usd": "USD",
-    "book_value_usd": "USD",
-    "adoption_share": "fraction",
-}
+SOBOL_INDICES = ("S1", "S1_conf", "ST", "ST_conf")
+MORRIS_INDICES = ("mu", "mu_star", "mu_star_conf", "sigma")
 MAX_FAN_RUNS = 2000  # runs read for an all-runs fan chart
 FAN_POINTS = 4
 BINS = 8
@@ -73,33 +47,33 @@ class AnalysisError(UserMistake):
     """A sweep that cannot give the asked picture or table (e.g. Sobol indices of a grid)."""
 
 
-def _unit_of_series(column: str) -> str:
-    if column in SERIES_UNITS:
-        return SERIES_UNITS[column]
-    for suffix, unit in (("_h100e", "H100e"), ("_usd", "USD"), ("_share", "fraction")):
-        if column.endswith(suffix):
-            return unit
-    return "-"
-
-
 def axis_label(name: str, unit: str) -> str:
+    """An axis label as `Measure.axis()` writes one, for what is not a measure (swept keys, indices)."""
     return f"{name} [{unit or '-'}]"
+
+
+def _measure_axis(name: str) -> str:
+    """The declared label and unit of a series or outcome (see `model.measures`)."""
+    return axis_label(measures.label(name), measures.unit(name))
 
 
 # ---------------------------------------------------------------------------------------- loading
 @dataclass
 class Sweep:
-    """A sweep folder read back: spec (as a dict), manifest, and the results table."""
+    """A sweep folder read back: spec, manifest, and the results table."""
 
     root: Path
-    spec: dict[str, Any]
+    spec: SweepSpec
     manifest: dict[str, Any]
     results: pd.DataFrame
-    params: list[str]
 
     @property
     def name(self) -> str:
-        return str(self.spec.get("name", self.root.name))
+        return self.spec.name
+
+    @property
+    def params(self) -> list[str]:
+        return self.spec.param_names
 
     def unit(self, param: str) -> str:
         return str(self.manifest.get("params", {}).get(param, {}).get("unit", ""))
@@ -111,25 +85,11 @@ class Sweep:
 
 def load_sweep(root: Path, rebuild: bool = True) -> Sweep:
     """Read a sweep folder; with `rebuild`, first rebuild results.parquet from the run files."""
-    import yaml
-
-    from model.experiments.sweeps import DEFAULT_SERIES
-
     store = SweepStore.open(root)
-    spec = yaml.safe_load(store.read_spec_text())
+    spec = read_spec(store.path(SPEC))
     if rebuild or not store.path(RESULTS).is_file():
-        store.aggregate(list(spec.get("series", {}).get("columns", DEFAULT_SERIES)))
-    results = pd.read_parquet(store.path(RESULTS))
-    manifest = store.read_manifest()
-    design = spec.get("design", {})
-    if design.get("kind") == "list":
-        names: dict[str, None] = {}
-        for point in design.get("points", []):
-            names.update(dict.fromkeys(point))
-        params = list(names)
-    else:
-        params = list(design.get("params", {}))
-    return Sweep(Path(root), spec, manifest, results, params)
+        store.aggregate(list(spec.series.columns))
+    return Sweep(Path(root), spec, store.read_manifest(), pd.read_parquet(store.path(RESULTS)))
 
 
 # ---------------------------------------------------------------------------------------- phase diagram
@@ -217,9 +177,9 @@ def phase_figure(
     sev_col = f"median_{severity}"
     fig = Figure(figsize=(12.5, 5.4), layout="constrained")
     axes = fig.subplots(1, 2)
-    sev_label, sev_unit = OUTCOMES.get(severity, (severity, ""))
+    sev_label, sev_unit = measures.label(severity), measures.unit(severity)
     panels = [
-        ("p_bubble", "P(bubble state)", "probability", "Reds", (0.0, 1.0), "{:.2f}"),
+        ("p_bubble", measures.label("bubble"), measures.unit("bubble"), "Reds", (0.0, 1.0), "{:.2f}"),
         (sev_col, f"median {sev_label}", sev_unit, "viridis", (None, None), "{:.3g}"),
     ]
     for ax, (col, label, unit, cmap, (vmin, vmax), fmt) in zip(axes, panels, strict=True):
@@ -276,12 +236,12 @@ def response_figure(sweep: Sweep, x: str, severity: str = "peak_overcapacity") -
     grouped = ok.assign(bubble=ok["bubble"].astype(float)).groupby(x)
     p = grouped["bubble"].mean()
     sev = grouped[severity].median()
-    sev_label, sev_unit = OUTCOMES.get(severity, (severity, ""))
+    sev_label, sev_unit = measures.label(severity), measures.unit(severity)
     fig = Figure(figsize=(8, 4.8), layout="constrained")
     ax = fig.subplots()
-    ax.plot(p.index, p.to_numpy(), "o-", color="tab:red", label="P(bubble state)")
+    ax.plot(p.index, p.to_numpy(), "o-", color="tab:red", label=measures.label("bubble"))
     ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel(axis_label("P(bubble state)", "probability"))
+    ax.set_ylabel(_measure_axis("bubble"))
     twin = ax.twinx()
     twin.plot(sev.index, sev.to_numpy(), "s--", color="tab:blue", label=f"median {sev_label}")
     twin.set_ylabel(axis_label(f"median {sev_label}", sev_unit))
@@ -301,7 +261,7 @@ def fan_groups(
 ) -> dict[str, list[int]]:
     """Run ids to fan over: replicates of up to n points from least to most severe, or all runs."""
     ok = sweep.ok
-    reps = int(sweep.spec.get("replicates", 1))
+    reps = sweep.spec.replicates
     if reps < 3 or not sweep.params:
         ids = ok["run_id"].tolist()
         if len(ids) > MAX_FAN_RUNS:
@@ -354,7 +314,7 @@ def fan_figure(sweep: Sweep, groups: dict[str, list[int]], columns: list[str] | 
             if i == 0:
                 ax.set_title(label, fontsize=9)
             if j == 0:
-                ax.set_ylabel(axis_label(column, _unit_of_series(column)), fontsize=8)
+                ax.set_ylabel(_measure_axis(column), fontsize=8)
             if i == len(columns) - 1:
                 ax.set_xlabel(axis_label("month", "months from start"))
             if i == 0 and j == 0:
@@ -379,13 +339,12 @@ def _point_means(sweep: Sweep, outputs: list[str]) -> pd.DataFrame:
     return ok[["point_id", *cols]].astype({c: float for c in cols}).groupby("point_id").mean().sort_index()
 
 
-def _problem(sweep: Sweep) -> dict[str, Any]:
-    params = sweep.spec["design"]["params"]
-    bounds = [
-        [math.log10(p["min"]), math.log10(p["max"])] if p.get("log") else [p["min"], p["max"]]
-        for p in params.values()
+def _index_rows(output: str, names: list[str], si: Any, indices: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per parameter: the output, the parameter and SALib's `indices` for it."""
+    return [
+        {"output": output, "parameter": name, **{index: si[index][k] for index in indices}}
+        for k, name in enumerate(names)
     ]
-    return {"num_vars": len(params), "names": list(params), "bounds": bounds}
 
 
 def sobol_indices(
@@ -394,31 +353,19 @@ def sobol_indices(
     """S1 and ST with 95 % bootstrap intervals per output and parameter (SALib, Saltelli design)."""
     from SALib.analyze import sobol
 
-    design = sweep.spec.get("design", {})
-    if design.get("kind") != "sobol":
-        raise AnalysisError(f"Sobol indices need a sobol design, this one is {design.get('kind')}")
+    design = sweep.spec.design
+    if not isinstance(design, SobolDesign):
+        raise AnalysisError(f"Sobol indices need a sobol design, this one is {design.kind}")
     means = _point_means(sweep, list(outputs))
-    problem = _problem(sweep)
+    problem = salib_problem(design)
     rows = []
     for output in means.columns:
         y = means[output].to_numpy(float)
         if not np.isfinite(y).all() or np.var(y) == 0:
             continue  # constant or undefined output: no variance to apportion
-        si = sobol.analyze(
-            problem, y, calc_second_order=bool(design.get("second_order")), conf_level=0.95, seed=seed
-        )
-        for k, name in enumerate(problem["names"]):
-            rows.append(
-                {
-                    "output": output,
-                    "parameter": name,
-                    "S1": si["S1"][k],
-                    "S1_conf": si["S1_conf"][k],
-                    "ST": si["ST"][k],
-                    "ST_conf": si["ST_conf"][k],
-                }
-            )
-    return pd.DataFrame(rows, columns=["output", "parameter", "S1", "S1_conf", "ST", "ST_conf"])
+        si = sobol.analyze(problem, y, calc_second_order=design.second_order, conf_level=0.95, seed=seed)
+        rows += _index_rows(output, problem["names"], si, SOBOL_INDICES)
+    return pd.DataFrame(rows, columns=["output", "parameter", *SOBOL_INDICES])
 
 
 def morris_indices(
@@ -427,16 +374,16 @@ def morris_indices(
     """Morris mu, mu*, its 95 % bootstrap interval, and sigma per output and parameter (SALib)."""
     from SALib.analyze import morris
 
-    design = sweep.spec.get("design", {})
-    if design.get("kind") != "morris":
-        raise AnalysisError(f"Morris indices need a morris design, this one is {design.get('kind')}")
+    design = sweep.spec.design
+    if not isinstance(design, MorrisDesign):
+        raise AnalysisError(f"Morris indices need a morris design, this one is {design.kind}")
     means = _point_means(sweep, list(outputs))
-    problem = _problem(sweep)
-    params = design["params"]
+    problem = salib_problem(design)
+    params = design.params
     first = sweep.results.drop_duplicates("point_id").set_index("point_id").sort_index()
     x = np.column_stack(
         [
-            np.log10(first[n].astype(float)) if params[n].get("log") else first[n].astype(float)
+            np.log10(first[n].astype(float)) if params[n].log else first[n].astype(float)
             for n in problem["names"]
         ]
     )
@@ -445,21 +392,9 @@ def morris_indices(
         y = means[output].to_numpy(float)
         if not np.isfinite(y).all():
             continue
-        si = morris.analyze(
-            problem, x, y, conf_level=0.95, num_levels=int(design.get("levels", 4)), seed=seed
-        )
-        for k, name in enumerate(problem["names"]):
-            rows.append(
-                {
-                    "output": output,
-                    "parameter": name,
-                    "mu": si["mu"][k],
-                    "mu_star": si["mu_star"][k],
-                    "mu_star_conf": si["mu_star_conf"][k],
-                    "sigma": si["sigma"][k],
-                }
-            )
-    return pd.DataFrame(rows, columns=["output", "parameter", "mu", "mu_star", "mu_star_conf", "sigma"])
+        si = morris.analyze(problem, x, y, conf_level=0.95, num_levels=design.levels, seed=seed)
+        rows += _index_rows(output, problem["names"], si, MORRIS_INDICES)
+    return pd.DataFrame(rows, columns=["output", "parameter", *MORRIS_INDICES])
 
 
 def sensitivity_figure(sweep: Sweep, table: pd.DataFrame, kind: str) -> Figure:
@@ -476,7 +411,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame, kind: str) -> Figure:
     for i, (ax, output) in enumerate(zip(axes, outputs, strict=False)):
         part = table[table["output"] == output]
         pos = np.arange(len(part))
-        label, unit = OUTCOMES.get(output, (output, ""))
+        label, unit = measures.label(output), measures.unit(output)
         if kind == "sobol":
             ax.bar(pos - 0.2, part["S1"], 0.4, yerr=part["S1_conf"], capsize=3, label="S1 (first order)")
             ax.bar(pos + 0.2, part["ST"], 0.4, yerr=part["ST_conf"], capsize=3, label="ST (total)")
@@ -522,22 +457,6 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
 
 
 # ---------------------------------------------------------------------------------------- all at once
-def _save(fig: Figure, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def analyze(
     root: Path,
     x: str | None = None,
@@ -554,8 +473,8 @@ def analyze(
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     notes: list[str] = []
-    if severity not in SEVERITIES:
-        raise AnalysisError(f"severity must be one of {', '.join(SEVERITIES)}")
+    if severity not in measures.SEVERITIES:
+        raise AnalysisError(f"severity must be one of {', '.join(measures.SEVERITIES)}")
     numeric = [p for p in sweep.params if pd.api.types.is_numeric_dtype(sweep.results[p])]
     if sweep.ok.empty:
         notes.append("no finished run: nothing to draw")
@@ -569,37 +488,37 @@ def analyze(
         table.drop(columns=["ix", "iy"]).to_csv(path, index=False)
         written.append(path)
         path = out / f"phase_{x}__{y}.png"
-        _save(phase_figure(sweep, x, y, severity), path)
+        save_figure(phase_figure(sweep, x, y, severity), path)
         written.append(path)
     elif x is not None:
         path = out / f"response_{x}.png"
-        _save(response_figure(sweep, x, severity), path)
+        save_figure(response_figure(sweep, x, severity), path)
         written.append(path)
     else:
         notes.append("phase diagram: no numeric swept parameter")
 
-    if (sweep.root / SERIES).is_file() and sweep.spec.get("series", {}).get("columns"):
+    if (sweep.root / SERIES).is_file() and sweep.spec.series.columns:
         path = out / "fan.png"
-        _save(fan_figure(sweep, fan_groups(sweep, severity)), path)
+        save_figure(fan_figure(sweep, fan_groups(sweep, severity)), path)
         written.append(path)
     else:
         notes.append("fan chart: no sampled series in this sweep")
 
-    kind = sweep.spec.get("design", {}).get("kind")
+    kind = sweep.spec.design.kind
     if kind in ("sobol", "morris"):
         try:
             table = sobol_indices(sweep) if kind == "sobol" else morris_indices(sweep)
             for suffix, text in ((".csv", table.to_csv(index=False)), (".md", markdown_table(table))):
                 path = out / f"{kind}{suffix}"
-                _write_text(path, text)
+                atomic_write_text(path, text)
                 written.append(path)
             path = out / f"{kind}.png"
-            _save(sensitivity_figure(sweep, table, kind), path)
+            save_figure(sensitivity_figure(sweep, table, kind), path)
             written.append(path)
         except AnalysisError as exc:
             notes.append(f"{kind} indices: {exc}")
     counts = sweep.results["status"].value_counts().to_dict()
-    _write_text(
+    atomic_write_text(
         out / "summary.json", json.dumps({"status": counts, "files": [p.name for p in written]}, indent=2)
     )
     return written, notes

@@ -8,7 +8,6 @@ the pair is then the discovery's effect for that seed, free of sampling noise be
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from model.config import Config, ConfigError
-
-BILLION = 1e9
+from model.experiments.files import BARE_PNG, save_figure, write_json, write_parquet
+from model.measures import BILLION, SEVERITIES
 
 # key, label, unit: the differences a pair reports (DESIGN.md: capex, utilization, write-offs,
 # bubble months, token price).
@@ -52,11 +51,11 @@ def counterfactual_config(cfg: Config) -> Config:
 
 
 def run_model(cfg: Config, seed: int) -> Any:
+    """A finished run of `cfg` with `seed` (`run.steps` months)."""
     from model import AIMarketModel
 
     model = AIMarketModel(config=cfg, rng=seed)
-    for _ in range(cfg.run.steps):
-        model.step()
+    model.run_model()
     return model
 
 
@@ -182,13 +181,11 @@ def overlay_figure(
 
 def write_files(folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], figure: Figure) -> None:
     """Write the counterfactual's tables, the differences and the overlay plot into `folder`."""
-    from model.experiments.output import _jsonable, _write_parquet
-
     sub = folder / "counterfactual"
     sub.mkdir(exist_ok=True)
-    _write_parquet(counter.model_frame(), sub / "model.parquet")
-    _write_parquet(counter.events_frame(), sub / "events.parquet")
-    (sub / "summary.json").write_text(json.dumps(_jsonable(counter.summary()), indent=2) + "\n")
+    write_parquet(counter.model_frame(), sub / "model.parquet")
+    write_parquet(counter.events_frame(), sub / "events.parquet")
+    write_json(sub / "summary.json", counter.summary())
     data = {
         "note": "factual = the scenario; counterfactual = the same config and seed with jump_size=1; "
         "difference = factual - counterfactual",
@@ -196,8 +193,8 @@ def write_files(folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], fi
         "jump_month": int(counter.config.discovery.jump_month),
         "measures": diffs,
     }
-    (folder / "counterfactual.json").write_text(json.dumps(_jsonable(data), indent=2) + "\n")
-    figure.savefig(folder / "counterfactual.png", dpi=110, metadata={"Software": None})
+    write_json(folder / "counterfactual.json", data)
+    save_figure(figure, folder / "counterfactual.png", metadata=BARE_PNG)
 
 
 def interval(values: np.ndarray) -> tuple[float, float, float]:
@@ -210,7 +207,6 @@ def interval(values: np.ndarray) -> tuple[float, float, float]:
 
 
 # ------------------------------------------------------------------------------ sweep-level pairs
-SWEEP_OUTCOMES = ["peak_overcapacity", "months_in_bubble", "capex_drawdown", "write_offs_usd"]
 
 
 def point_effects(
@@ -228,7 +224,7 @@ def point_effects(
     is each run's counterfactual. Returns one row per run that has one: the other parameters,
     `param`, seed and `<outcome>_effect` (run minus counterfactual) for each outcome.
     """
-    outcomes = [o for o in (outcomes or SWEEP_OUTCOMES) if o in results.columns]
+    outcomes = [o for o in (outcomes or SEVERITIES) if o in results.columns]
     ok = results[results["status"] == "ok"]
     others = [p for p in params if p != param]
     base = ok[np.isclose(ok[param].astype(float), reference)]

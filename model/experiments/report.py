@@ -23,6 +23,8 @@ from matplotlib.figure import Figure
 
 from model.config import load_config
 from model.experiments import counterfactual as cf
+from model.experiments.files import BARE_PNG, save_figure
+from model.measures import BILLION
 
 SCENARIOS = [
     "baseline",
@@ -36,7 +38,6 @@ DISCOVERY_SCENARIOS = ["sudden-100x", "sudden-100x-proprietary", "deepseek-2025"
 SWEEP_SPEC = Path(__file__).resolve().parents[2] / "config" / "sweeps" / "phase-jump-elasticity.yaml"
 FIRST_SEED = 1  # replicate r runs with seed FIRST_SEED + r
 PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the seeds
-PNG_META = {"Software": None}
 # How long a glut lasts depends on how fast the buyers of compute re-plan after the price falls:
 # users (`users.adjustment_per_month`) and training runs, planned at a smoothed reference price
 # (`compute_market.price_smoothing_months`). Both are hypotheses in config/; the report shows
@@ -65,9 +66,6 @@ def _glut_label(overrides: dict[str, Any]) -> str:
         if part.items() <= overrides.items()
     ]
     return f"{' and '.join(slow)} slow: " + _speeds(overrides)
-
-
-BILLION = 1e9
 
 
 @dataclass
@@ -236,7 +234,7 @@ def _mark_essay_cases(fig: Figure, res: Results) -> None:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    fig.savefig(path, dpi=100, metadata=PNG_META)
+    save_figure(fig, path, dpi=100, metadata=BARE_PNG)
 
 
 # ----------------------------------------------------------------------------------------- checks

@@ -14,11 +14,11 @@
         status.parquet       one row per run: status, attempts, duration, host, error line
         analysis/            pictures and tables written by `aibubble analyze`
 
-Crash safety: every file is written under a temporary name and renamed into place, so a reader
-never sees half a file; a run counts as done only if its result file exists and parses, which
-makes `kill -9` at any moment safe to resume from. The ledger is only ever appended to; a torn
-last line (a kill during the write) is skipped when read. One driver at a time holds an
-exclusive lock on the folder.
+Crash safety: every file is written under a temporary name and renamed into place (see
+`model.experiments.files`), so a reader never sees half a file; a run counts as done only if
+its result file exists and parses, which makes `kill -9` at any moment safe to resume from.
+The ledger is only ever appended to; a torn last line (a kill during the write) is skipped
+when read. One driver at a time holds an exclusive lock on the folder.
 
 Everything in results.parquet is a function of the spec and the seeds (no durations, host names
 or timestamps), so the same sweep gives the same file on any backend; those live in the ledger
@@ -31,21 +31,19 @@ import contextlib
 import errno
 import fcntl
 import json
-import math
 import os
-import re
 import socket
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from model.errors import UserMistake
+from model.experiments.files import TEMP_GLOB, atomic_path, atomic_write_text, jsonable, safe_name, write_json
 
 SPEC = "spec.yaml"
 BASE_CONFIG = "base_config.yaml"
@@ -65,56 +63,6 @@ BATCH_ROWS = 200  # rows per record batch when aggregating: memory stays flat in
 
 class StoreError(UserMistake):
     """A sweep folder that cannot be used (missing, incomplete, locked): one line for people."""
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready values: numpy scalars unwrapped, NaN and inf as null, tuples as lists."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def atomic_write_bytes(path: Path, data: bytes, fsync: bool = True) -> None:
-    """Write `data` to `path` so that the file is either absent, the old one, or complete."""
-    tmp = _temp_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def atomic_write_text(path: Path, text: str, fsync: bool = True) -> None:
-    atomic_write_bytes(path, text.encode(), fsync)
-
-
-def atomic_write_json(path: Path, data: Any, fsync: bool = True) -> None:
-    atomic_write_text(path, json.dumps(plain(data), indent=2) + "\n", fsync)
-
-
-def safe_name(name: str) -> str:
-    """A folder-name fragment (a spec name must not create sub-folders)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "sweep"
 
 
 class SweepStore:
@@ -146,7 +94,7 @@ class SweepStore:
         out_root = Path(out_root)
         out_root.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = f"{stamp}_{safe_name(name)}"
+        base = f"{stamp}_{safe_name(name, 'sweep')}"
         for n in range(1, 1000):
             root = out_root / (base if n == 1 else f"{base}-{n}")
             try:
@@ -160,10 +108,9 @@ class SweepStore:
         (root / RUNS).mkdir()
         header = "# base scenario plus the sweep's fixed overrides, resolved; runs add their design values\n"
         atomic_write_text(root / BASE_CONFIG, header + yaml.safe_dump(base_config, sort_keys=False))
-        tmp = _temp_name(root / DESIGN)
-        design.to_parquet(tmp, index=False)
-        os.replace(tmp, root / DESIGN)
-        atomic_write_json(root / MANIFEST, manifest)
+        with atomic_path(root / DESIGN) as tmp:
+            design.to_parquet(tmp, index=False)
+        write_json(root / MANIFEST, manifest)
         atomic_write_text(root / SPEC, spec_text)  # last: a folder with spec.yaml is complete
         return store
 
@@ -178,9 +125,6 @@ class SweepStore:
         (root / RUNS).mkdir(exist_ok=True)
         return cls(root)
 
-    def read_spec_text(self) -> str:
-        return self.path(SPEC).read_text()
-
     def read_base_config(self) -> dict[str, Any]:
         return yaml.safe_load(self.path(BASE_CONFIG).read_text())
 
@@ -193,7 +137,7 @@ class SweepStore:
         return json.loads(self.path(MANIFEST).read_text())
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_json(self.path(MANIFEST), manifest)
+        write_json(self.path(MANIFEST), manifest)
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
@@ -233,7 +177,7 @@ class SweepStore:
     def remove_temp_files(self) -> int:
         """Delete temporary files left by a killed writer; returns how many."""
         count = 0
-        for tmp in self.root.rglob(".*.tmp-*"):
+        for tmp in self.root.rglob(TEMP_GLOB):
             with contextlib.suppress(OSError):
                 tmp.unlink()
                 count += 1
@@ -244,7 +188,7 @@ class SweepStore:
         """One finished run's summary and series, atomically (then, and only then, it counts)."""
         path = self.result_path(int(payload["run_id"]))
         path.parent.mkdir(exist_ok=True)
-        atomic_write_text(path, json.dumps(plain(payload), separators=(",", ":")))
+        atomic_write_text(path, json.dumps(jsonable(payload), separators=(",", ":")))
 
     def read_result(self, run_id: int) -> dict[str, Any] | None:
         """A run's result, or None if it is missing, unreadable or not this run's."""
@@ -259,7 +203,7 @@ class SweepStore:
     def append_ledger(self, record: dict[str, Any]) -> None:
         """Append one record as one line and fsync it: the ledger survives any crash but a torn tail."""
         path = self.path(LEDGER)
-        line = (json.dumps(plain(record), separators=(",", ":")) + "\n").encode()
+        line = (json.dumps(jsonable(record), separators=(",", ":")) + "\n").encode()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
@@ -338,25 +282,18 @@ class SweepStore:
         series_schema = pa.schema(
             [("run_id", pa.int64()), ("step", pa.int64())] + [(c, pa.float64()) for c in series_columns]
         )
-        results_tmp, series_tmp = _temp_name(self.path(RESULTS)), _temp_name(self.path(SERIES))
-        try:
-            with (
-                pq.ParquetWriter(results_tmp, results_schema) as results_out,
-                pq.ParquetWriter(series_tmp, series_schema) as series_out,
-            ):
-                for start in range(0, len(run_ids), BATCH_ROWS):
-                    chunk = design.slice(start, BATCH_ROWS)
-                    ids = chunk.column("run_id").to_pylist()
-                    payloads = [self.read_result(rid) if status[rid] == "ok" else None for rid in ids]
-                    results_out.write_table(self._results_batch(chunk, ids, status, payloads, columns))
-                    series_out.write_table(self._series_batch(ids, payloads, series_columns, series_schema))
-            os.replace(results_tmp, self.path(RESULTS))
-            os.replace(series_tmp, self.path(SERIES))
-        except BaseException:
-            for tmp in (results_tmp, series_tmp):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-            raise
+        with (
+            atomic_path(self.path(RESULTS)) as results_tmp,
+            atomic_path(self.path(SERIES)) as series_tmp,
+            pq.ParquetWriter(results_tmp, results_schema) as results_out,
+            pq.ParquetWriter(series_tmp, series_schema) as series_out,
+        ):
+            for start in range(0, len(run_ids), BATCH_ROWS):
+                chunk = design.slice(start, BATCH_ROWS)
+                ids = chunk.column("run_id").to_pylist()
+                payloads = [self.read_result(rid) if status[rid] == "ok" else None for rid in ids]
+                results_out.write_table(self._results_batch(chunk, ids, status, payloads, columns))
+                series_out.write_table(self._series_batch(ids, payloads, series_columns, series_schema))
         self._write_status(run_ids, status)
         counts = {"ok": 0, "failed": 0, "pending": 0}
         for value in status.values():
@@ -449,9 +386,8 @@ class SweepStore:
                 ("error", pa.string()),
             ]
         )
-        tmp = _temp_name(self.path(STATUS))
-        pq.write_table(pa.Table.from_pydict(rows, schema=schema), tmp)
-        os.replace(tmp, self.path(STATUS))
+        with atomic_path(self.path(STATUS)) as tmp:
+            pq.write_table(pa.Table.from_pydict(rows, schema=schema), tmp)
 
 
 def flat_summary(summary: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,117 @@
+"""Sweeps: many runs of AIMarketModel over a design of parameter values, streamed to disk.
+
+A sweep spec is YAML, validated like the model config (unknown keys are errors naming their
+key path)::
+
+    name: phase-jump-elasticity
+    base: sudden-100x               # a scenario name from config/ or a YAML file
+    fixed: {n_users: 2000}          # overrides for every run: headline names or key paths
+    design:
+      kind: grid                    # grid | list | lhs | sobol | morris
+      params:
+        jump_size: {min: 1, max: 1000, num: 7, log: true}
+        users.demand_elasticity: {values: [0.5, 1.0, 1.5]}
+    replicates: 5                   # runs per design point, each with its own seed
+    seed: 2024                      # master seed: every run's seed derives from it
+    series: {columns: [utilization], every_months: 3}
+
+Designs:
+
+- `grid`: the full factorial of each parameter's `values`, or `num` levels from `min` to `max`
+  (evenly spaced, or geometrically with `log: true`).
+- `list`: explicit `points`, each a mapping of key -> value (keys a point leaves out keep the
+  base value).
+- `lhs`: `samples` points of a Latin hypercube over `min`..`max` ranges (SALib).
+- `sobol`: Saltelli's extension of the Sobol sequence for Sobol indices (SALib): `samples` = N
+  base samples (a power of 2) give N(D+2) points, or N(2D+2) with `second_order: true`.
+- `morris`: `trajectories` Morris trajectories on a `levels`-level grid (SALib): r(D+1) points.
+
+Ranges with `log: true` are sampled uniformly in log10 (e.g. jump_size 1-1000). Integer config
+keys are rounded; boolean keys can be swept only by `grid` or `list`.
+
+Seeds: `numpy.random.SeedSequence(seed).spawn(2)` gives one child for the design sampler and one
+root for the runs, whose `spawn(n_runs)` children give each run its seed (stored in
+design.parquet and passed as `rng=` and `run.seed`). With `common_seeds: true` replicate r uses
+the same seed at every design point (common random numbers: differences between points are
+then not masked by seed noise).
+
+Execution: the driver builds one small task per run and submits at most two per worker ahead
+of the results; each worker builds the config from the resolved base config plus the run's
+values, runs the model, and returns the summary and sampled series, which the driver writes
+(see `store`). A run that raises comes back as a failure with its traceback; the others go
+on. Backends: local processes (`concurrent.futures.ProcessPoolExecutor` with the forkserver
+start method, or spawn where there is no forkserver) or Dask distributed (an existing
+scheduler, or a LocalCluster of processes with one thread each).
+
+Dask on a cluster
+-----------------
+Every worker needs the same Python environment with aibubble installed (`pip install -e .`);
+workers receive the resolved config with each task and read no files, and only the driver
+writes, so no shared file system is needed.
+
+- By hand: on one machine `dask scheduler --port 8786`, on each machine
+  `dask worker tcp://HOST:8786 --nworkers N --nthreads 1`, then
+  `aibubble sweep SPEC.yaml --backend dask --scheduler tcp://HOST:8786 --workers TOTAL`.
+- SLURM with dask-jobqueue (`pip install dask-jobqueue`): start a scheduler with workers as
+  batch jobs in a small script, keep it running, and point the sweep at it::
+
+      from dask_jobqueue import SLURMCluster
+      cluster = SLURMCluster(cores=32, processes=32, memory="64GB", walltime="04:00:00",
+                             job_extra_directives=["--partition=compute"],
+                             python="/path/to/.venv/bin/python")
+      cluster.scale(jobs=4)                     # 4 nodes x 32 single-threaded workers
+      print(cluster.scheduler_address)          # tcp://10.0.0.5:41234
+      input("press Enter to stop the cluster")
+
+  then `aibubble sweep SPEC.yaml --backend dask --scheduler tcp://10.0.0.5:41234 --workers 128`.
+  `--workers` sets how many runs are kept in flight (twice that number). If the allocation
+  ends mid-sweep, `aibubble sweep --resume DIR ...` continues where it stopped.
+
+Modules
+-------
+- `spec`: the spec's pydantic model; reading, validating and writing it back normalised.
+- `design`: config keys, design points, the SALib problem, seeds, and `prepare`.
+- `execute`: what a worker does for one run (`run_task`).
+- `backends`: local worker processes and Dask.
+- `driver`: create or reopen a sweep folder and run it (`create_sweep`, `open_sweep`, `run_sweep`).
+- `store`: the sweep folder on disk (`SweepStore`) and the tables built from it.
+"""
+
+from model.experiments.sweeps.backends import DaskBackend, LocalBackend, check_scheduler, make_backend
+from model.experiments.sweeps.design import Key, Prepared, prepare, salib_problem
+from model.experiments.sweeps.driver import Outcome, create_sweep, default_workers, open_sweep, run_sweep
+from model.experiments.sweeps.execute import run_task
+from model.experiments.sweeps.spec import (
+    DEFAULT_SERIES,
+    SpecError,
+    SweepSpec,
+    parse_spec,
+    read_spec,
+    spec_yaml,
+)
+from model.experiments.sweeps.store import StoreError, SweepStore
+
+__all__ = [
+    "DEFAULT_SERIES",
+    "DaskBackend",
+    "Key",
+    "LocalBackend",
+    "Outcome",
+    "Prepared",
+    "SpecError",
+    "StoreError",
+    "SweepSpec",
+    "SweepStore",
+    "check_scheduler",
+    "create_sweep",
+    "default_workers",
+    "make_backend",
+    "open_sweep",
+    "parse_spec",
+    "prepare",
+    "read_spec",
+    "run_sweep",
+    "run_task",
+    "salib_problem",
+    "spec_yaml",
+]

@@ -1,0 +1,271 @@
+"""The driver: make or reopen a sweep folder and run what is not done yet, writing as runs finish.
+
+The driver is the folder's only writer. It submits at most IN_FLIGHT_PER_WORKER runs per worker
+ahead of the results and writes each result as it arrives, so its memory does not grow with
+the number of runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.config import resolve_path
+from model.experiments.provenance import VERSIONED, git_state, now_utc, version
+from model.experiments.sweeps.backends import make_backend
+from model.experiments.sweeps.design import Prepared, RowReader, prepare
+from model.experiments.sweeps.spec import read_spec, spec_yaml
+from model.experiments.sweeps.store import SPEC, SweepStore
+
+IN_FLIGHT_PER_WORKER = 2
+
+
+@dataclass
+class Outcome:
+    """What a sweep session did: the folder, counts over the whole sweep, and this session's."""
+
+    root: Path
+    total: int
+    ok: int
+    failed: int
+    pending: int
+    ran: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def create_sweep(prepared: Prepared, out_root: Path, command: str) -> SweepStore:
+    spec = prepared.spec
+    manifest = {
+        "name": spec.name,
+        "description": spec.description,
+        "spec_file": prepared.origin,
+        "base": spec.base,
+        "base_file": str(resolve_path(spec.base)),
+        "design": spec.design.kind,
+        "params": {k.name: {"path": k.path, "unit": k.unit} for k in prepared.keys.values()},
+        "n_points": prepared.n_points,
+        "replicates": spec.replicates,
+        "n_runs": len(prepared.design),
+        "master_seed": spec.seed,
+        "created_utc": now_utc(),
+        "command": command,
+        "python": sys.version.split()[0],
+        "versions": {dist: version(dist) for dist in (*VERSIONED, "SALib", "distributed")},
+        "git": git_state(),
+        "sessions": [],
+    }
+    return SweepStore.create(
+        out_root, spec.name, spec_yaml(spec), prepared.base_config, prepared.design, manifest
+    )
+
+
+def open_sweep(root: Path) -> tuple[SweepStore, Prepared]:
+    """An existing sweep folder and its spec, re-validated against its own frozen design."""
+    store = SweepStore.open(root)
+    origin = str(store.path(SPEC))
+    spec = read_spec(origin)
+    prepared = prepare(spec, origin, design=store.read_design(), base_config=store.read_base_config())
+    return store, prepared
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool | None) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="run",
+        file=sys.stderr,
+        disable={True: False, False: True}.get(enabled),  # None: only on a terminal
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+
+
+@dataclass
+class _Counters:
+    ok: int = 0
+    failed: int = 0
+    ran: int = 0
+
+
+def run_sweep(
+    store: SweepStore,
+    prepared: Prepared,
+    *,
+    workers: int,
+    backend: str = "local",
+    scheduler: str | None = None,
+    retry_failed: bool = False,
+    command: str = "",
+    progress: bool | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> Outcome:
+    """Run every run of the sweep that is not done yet, writing each as it finishes.
+
+    Memory stays flat: the driver holds the design table, at most 2 x workers tasks in flight,
+    and counters; each result is written and dropped. On Ctrl-C or SIGTERM the runs in flight
+    are abandoned, the folder stays resumable and `interrupted` is set.
+    """
+    t0 = time.perf_counter()
+    with store.locked():
+        store.remove_temp_files()
+        status = store.scan(prepared.design["run_id"].tolist(), reconcile=True)
+        todo_status = ("pending", "failed") if retry_failed else ("pending",)
+        todo = [rid for rid, s in status.items() if s in todo_status]
+        counts = _Counters(
+            ok=sum(s == "ok" for s in status.values()),
+            failed=sum(s == "failed" for s in status.values() if not retry_failed),
+        )
+        manifest = store.read_manifest()
+        session = {
+            "started_utc": now_utc(),
+            "command": command,
+            "backend": backend,
+            "workers": workers,
+            "scheduler": scheduler,
+            "to_run": len(todo),
+        }
+        manifest.setdefault("sessions", []).append(session)
+        store.write_manifest(manifest)
+
+        interrupted = False
+        if todo:
+            interrupted = _drive(
+                store, prepared, todo, counts, workers, backend, scheduler, progress, on_record
+            )
+        totals = store.aggregate(list(prepared.spec.series.columns))
+
+        session.update(
+            finished_utc=now_utc(),
+            ran=counts.ran,
+            interrupted=interrupted,
+            seconds=round(time.perf_counter() - t0, 2),
+        )
+        session.update(totals)
+        manifest["sessions"][-1] = session
+        manifest["status"] = totals
+        store.write_manifest(manifest)
+    return Outcome(
+        root=store.root,
+        total=len(status),
+        ok=totals["ok"],
+        failed=totals["failed"],
+        pending=totals["pending"],
+        ran=counts.ran,
+        interrupted=interrupted,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _drive(
+    store: SweepStore,
+    prepared: Prepared,
+    todo: list[int],
+    counts: _Counters,
+    workers: int,
+    backend_kind: str,
+    scheduler: str | None,
+    progress: bool | None,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> bool:
+    """The submit/collect loop; returns True if interrupted."""
+    rows = RowReader(prepared.design)  # run_id == row position (checked in prepare)
+    total = len(prepared.design)
+    bar = _progress(total, total - len(todo), prepared.spec.name, progress)
+    bar.set_postfix(ok=counts.ok, failed=counts.failed)
+    backend = make_backend(backend_kind, workers, scheduler)
+    bar.write(f"{len(todo)} of {total} runs to do on {backend.description}; writing to {store.root}")
+    pending_ids: Iterator[int] = iter(todo)
+    in_flight: dict[Any, int] = {}
+    limit = IN_FLIGHT_PER_WORKER * backend.slots
+    previous = signal.getsignal(signal.SIGTERM)
+    interrupted = False
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if _main_thread():
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+
+        def fill() -> None:
+            while len(in_flight) < limit:
+                rid = next(pending_ids, None)
+                if rid is None:
+                    return
+                in_flight[backend.submit(prepared.task(rows[rid]))] = rid
+
+        fill()
+        while in_flight:
+            for fut in backend.wait_any(in_flight):
+                rid = in_flight.pop(fut)
+                try:
+                    payload = fut.result()
+                except Exception:  # the worker itself died (killed, out of memory, lost)
+                    payload = {
+                        "run_id": rid,
+                        "seed": rows[rid]["seed"],
+                        "status": "failed",
+                        "traceback": traceback.format_exc(),
+                        "meta": {"finished_utc": now_utc()},
+                    }
+                _record(store, payload, counts)
+                if on_record is not None:
+                    on_record(payload)
+                bar.update(1)
+                bar.set_postfix(ok=counts.ok, failed=counts.failed, refresh=False)
+            fill()
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.write(
+            f"interrupted: {len(in_flight)} runs in flight are dropped; resume with --resume {store.root}"
+        )
+    finally:
+        if _main_thread():
+            signal.signal(signal.SIGTERM, previous)
+        bar.close()
+        backend.close(cancel=True)
+    return interrupted
+
+
+def _record(store: SweepStore, payload: dict[str, Any], counts: _Counters) -> None:
+    """Result file first, then the ledger line: a run never counts before its file is complete."""
+    record = {
+        "run_id": payload["run_id"],
+        "status": payload["status"],
+        "seed": payload["seed"],
+        **payload["meta"],
+    }
+    if payload["status"] == "ok":
+        store.write_result(
+            {k: payload[k] for k in ("run_id", "seed", "summary", "series", "meta") if k in payload}
+        )
+        counts.ok += 1
+    else:
+        record["traceback"] = payload.get("traceback", "")
+        counts.failed += 1
+    counts.ran += 1
+    store.append_ledger(record)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -1,0 +1,177 @@
+"""The sweep spec: its pydantic model, reading it from YAML and writing it back normalised.
+
+Validation here is structure only (types, ranges, one way to give a grid parameter); whether
+the keys are config keys and every design point builds a valid config is `design.prepare`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from model.config import ConfigError, format_error, read_yaml
+
+DEFAULT_SERIES = [
+    "installed_capacity_h100e",
+    "compute_demand_h100e",
+    "utilization",
+    "spot_price_usd_per_gpu_hour",
+    "capex_usd",
+]
+DESIGN_KINDS = ("grid", "list", "lhs", "sobol", "morris")
+
+
+class SpecError(ConfigError):
+    """A mistake in a sweep spec: one line naming the file, the key path and what was expected."""
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GridParam(SpecModel):
+    """Levels of one grid parameter: explicit `values`, or `num` levels from `min` to `max`."""
+
+    values: list[Any] | None = Field(None, min_length=1)
+    min: float | None = None
+    max: float | None = None
+    num: int | None = Field(None, ge=1, le=10_000)
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> GridParam:
+        ranged = (self.min, self.max, self.num)
+        if self.values is not None:
+            if any(v is not None for v in ranged) or self.log:
+                raise ValueError("give either 'values' or 'min', 'max', 'num' (and 'log'), not both")
+        elif any(v is None for v in ranged):
+            raise ValueError("needs 'values', or 'min', 'max' and 'num'")
+        else:
+            _check_range(self.min, self.max, self.log)
+        return self
+
+
+class RangeParam(SpecModel):
+    """A continuous range for lhs, sobol and morris designs; `log` samples uniformly in log10."""
+
+    min: float
+    max: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeParam:
+        _check_range(self.min, self.max, self.log)
+        return self
+
+
+def _check_range(lo: float | None, hi: float | None, log: bool) -> None:
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("'min' and 'max' must be finite numbers")
+    if not lo < hi:
+        raise ValueError(f"'min' ({lo}) must be below 'max' ({hi})")
+    if log and lo <= 0:
+        raise ValueError(f"a log range needs 'min' > 0, got {lo}")
+
+
+class GridDesign(SpecModel):
+    kind: Literal["grid"]
+    params: dict[str, GridParam] = Field(min_length=1)
+
+
+class ListDesign(SpecModel):
+    kind: Literal["list"]
+    points: list[dict[str, Any]] = Field(min_length=1)
+
+
+class LhsDesign(SpecModel):
+    kind: Literal["lhs"]
+    params: dict[str, RangeParam] = Field(min_length=1)
+    samples: int = Field(ge=1, le=1_000_000)
+
+
+class SobolDesign(SpecModel):
+    kind: Literal["sobol"]
+    params: dict[str, RangeParam] = Field(min_length=2)
+    samples: int = Field(ge=2, le=1_048_576)
+    second_order: bool = False
+
+    @field_validator("samples")
+    @classmethod
+    def _power_of_two(cls, n: int) -> int:
+        if n & (n - 1):
+            raise ValueError(f"must be a power of 2 for Saltelli's scheme (e.g. {1 << n.bit_length()})")
+        return n
+
+
+class MorrisDesign(SpecModel):
+    kind: Literal["morris"]
+    params: dict[str, RangeParam] = Field(min_length=2)
+    trajectories: int = Field(ge=2, le=100_000)
+    levels: int = Field(4, ge=2, le=100)
+
+    @field_validator("levels")
+    @classmethod
+    def _even(cls, n: int) -> int:
+        if n % 2:
+            raise ValueError("must be even (Morris' step is levels / (2 (levels - 1)))")
+        return n
+
+
+Design = Annotated[
+    GridDesign | ListDesign | LhsDesign | SobolDesign | MorrisDesign, Field(discriminator="kind")
+]
+SampledDesign = LhsDesign | SobolDesign | MorrisDesign  # designs that SALib samples
+
+
+class SeriesSpec(SpecModel):
+    """Model-level columns kept per run, every `every_months` months (and the last month)."""
+
+    columns: list[str] = Field(default_factory=lambda: list(DEFAULT_SERIES))
+    every_months: int = Field(3, ge=1, le=1200)
+
+
+class SweepSpec(SpecModel):
+    name: str = Field(min_length=1)
+    description: str = ""
+    base: str = "baseline"
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    design: Design
+    replicates: int = Field(1, ge=1, le=100_000)
+    seed: int = Field(0, ge=0, lt=2**63)
+    common_seeds: bool = False
+    series: SeriesSpec = Field(default_factory=SeriesSpec)
+
+    @property
+    def param_names(self) -> list[str]:
+        """The swept keys as written: a list design's keys in order of first appearance."""
+        if isinstance(self.design, ListDesign):
+            names: dict[str, None] = {}
+            for point in self.design.points:
+                names.update(dict.fromkeys(point))
+            return list(names)
+        return list(self.design.params)
+
+
+def parse_spec(data: Any, origin: str) -> SweepSpec:
+    """Validate a raw mapping into a SweepSpec (structure only; see `prepare` for the config)."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{origin}: expected a mapping, got {type(data).__name__}")
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_error(exc, origin, DESIGN_KINDS)) from None
+
+
+def read_spec(path: str | Path) -> SweepSpec:
+    path = Path(path)
+    return parse_spec(read_yaml(path, SpecError), str(path))
+
+
+def spec_yaml(spec: SweepSpec) -> str:
+    """The normalised spec as YAML: every default written out, so the folder says what ran."""
+    header = "# sweep spec as validated (defaults filled in); resume with: aibubble sweep --resume <folder>\n"
+    return header + yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

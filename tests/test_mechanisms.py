@@ -1,0 +1,389 @@
+"""The mechanisms that allocate across agents, alone: the contract book, reservations, the
+month's compute allocation, the ledger and the bubble indicators.
+
+(`clear_spot` and the GPU vendor have their own tests in test_markets.py.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from model.compute_market import Offer, allocate
+from model.config import BubbleConfig, ComputeMarketConfig
+from model.contracts import ContractBook, split_reservations
+from model.ledger import EXTERNAL, Ledger
+from model.measures import HOURS_PER_MONTH as H
+from model.metrics import BubbleTracker
+
+# --- the contract book --------------------------------------------------------------
+
+
+def book_of_three() -> ContractBook:
+    """Lab 0 with hosts 0 and 1 at $2/h until step 5; lab 1 with host 1 at $3/h until step 8."""
+    book = ContractBook()
+    book.add(0, np.array([0, 1]), np.array([10.0, 20.0]), 2.0, 5)
+    book.add(1, 1, 30.0, 3.0, 8)
+    return book
+
+
+def test_contracts_signed_in_one_go_broadcast_scalars_over_arrays():
+    book = book_of_three()
+    assert list(book.lab) == [0, 0, 1] and list(book.host) == [0, 1, 1]
+    assert book.h100e == pytest.approx([10, 20, 30]) and book.price == pytest.approx([2, 2, 3])
+    assert list(book.end) == [5, 5, 8]
+
+
+def test_signing_a_matrix_records_only_its_positive_entries():
+    book = ContractBook()
+    book.sign(np.array([[0.0, 4.0], [5.0, 0.0], [0.0, 0.0]]), price=2.5, end=12)
+    assert list(zip(book.lab, book.host, book.h100e, strict=True)) == [(0, 1, 4.0), (1, 0, 5.0)]
+    assert book.price == pytest.approx([2.5, 2.5]) and list(book.end) == [12, 12]
+
+
+def test_the_book_totals_capacity_by_lab_and_by_host():
+    book = book_of_three()
+    assert book.by_lab(3) == pytest.approx([30.0, 30.0, 0.0])
+    assert book.by_host(2) == pytest.approx([10.0, 50.0])
+
+
+def test_take_or_pay_bills_are_capacity_times_price_for_the_month_per_lab_and_host():
+    bills = book_of_three().bills(2, 3)
+    assert bills.shape == (2, 3)
+    assert bills == pytest.approx(np.array([[10 * 2 * H, 20 * 2 * H, 0.0], [0.0, 30 * 3 * H, 0.0]]))
+
+
+def test_contracts_are_in_force_through_their_end_step_and_expire_after():
+    book = book_of_three()
+    book.expire(5)
+    assert book.by_lab(2) == pytest.approx([30.0, 30.0])
+    book.expire(6)
+    assert book.by_lab(2) == pytest.approx([0.0, 30.0]) and list(book.end) == [8]
+
+
+def test_terminating_a_lab_drops_only_its_contracts_and_reports_the_capacity_released():
+    book = book_of_three()
+    assert book.terminate_lab(0) == pytest.approx(30.0)
+    assert list(book.lab) == [1] and book.by_host(2) == pytest.approx([0.0, 30.0])
+    assert book.terminate_lab(0) == 0.0
+
+
+def test_mean_price_is_capacity_weighted_with_a_fallback_for_an_empty_book():
+    assert book_of_three().mean_price(fallback=9.0) == pytest.approx((10 * 2 + 20 * 2 + 30 * 3) / 60)
+    assert ContractBook().mean_price(fallback=9.0) == 9.0
+
+
+# --- reservations -----------------------------------------------------------------
+
+
+def test_labs_reserve_in_turn_in_proportion_to_the_hosts_free_capacity():
+    signed = split_reservations(np.array([50.0, 100.0, 30.0]), np.array([40.0, 60.0]))
+    # lab 0 takes its 50 as 40:60; lab 1 takes the 50 left; nothing is left for lab 2
+    assert signed == pytest.approx(np.array([[20.0, 30.0], [20.0, 30.0], [0.0, 0.0]]))
+
+
+def test_labs_that_want_nothing_reserve_nothing_and_the_free_capacity_is_not_consumed():
+    free = np.array([40.0, 60.0])
+    signed = split_reservations(np.array([0.0, -5.0, 10.0]), free)
+    assert signed == pytest.approx(np.array([[0.0, 0.0], [0.0, 0.0], [4.0, 6.0]]))
+    assert free == pytest.approx([40.0, 60.0])  # the caller's array is untouched
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_reservations_never_exceed_what_labs_want_nor_what_hosts_have_free(seed):
+    rng = np.random.default_rng(seed)
+    wanted = rng.uniform(-10, 100, rng.integers(1, 6))
+    free = rng.uniform(0, 100, rng.integers(1, 5)) * (rng.random() < 0.9)
+    signed = split_reservations(wanted, free)
+    assert np.all(signed >= 0)
+    assert np.all(signed.sum(axis=1) <= np.maximum(wanted, 0) * (1 + 1e-12))
+    assert np.all(signed.sum(axis=0) <= free * (1 + 1e-12) + 1e-12)
+    assert signed.sum() == pytest.approx(min(np.maximum(wanted, 0).sum(), free.sum()))
+
+
+# --- the month's compute allocation ---------------------------------------------------
+
+MARKET = ComputeMarketConfig(max_price_usd_per_gpu_hour=12.0, max_price_change_per_month=100.0)
+
+
+def offer(h100e: list[float], ask: list[float], committed: float) -> Offer:
+    """A host's offer: the committed capacity reserved on its first cohorts, the rest free."""
+    caps = np.array(h100e)
+    reserved = np.clip(min(committed, caps.sum()) - (np.cumsum(caps) - caps), 0.0, caps)
+    return Offer(reserved, caps - reserved, np.array(ask))
+
+
+@dataclass
+class Month:
+    """Two hosts of 200 H100e. Lab 0 reserves 100 with host 0, lab 1 reserves 50 with host 1,
+    both at $2/h; spot asks are $0.8 and $1.6 at host 1, $1 and $2 at host 0."""
+
+    book: ContractBook
+    installed: np.ndarray
+    offers: list[Offer]
+
+    @classmethod
+    def make(cls) -> Month:
+        book = ContractBook()
+        book.add(np.array([0, 1]), np.array([0, 1]), np.array([100.0, 50.0]), 2.0, 12)
+        offers = [offer([120.0, 80.0], [1.0, 2.0], 100.0), offer([150.0, 50.0], [0.8, 1.6], 50.0)]
+        return cls(book, np.array([200.0, 200.0]), offers)
+
+    def allocate(self, need, budget, trading=(True, True), previous_price=1.0, reference_price=0.0):
+        return allocate(
+            self.book,
+            self.installed,
+            self.offers,
+            np.array(need, dtype=float),
+            np.array(budget, dtype=float),
+            np.array(trading),
+            MARKET,
+            previous_price,
+            reference_price,
+        )
+
+
+def test_reserved_capacity_is_used_first_and_inference_beyond_it_goes_to_the_spot_market():
+    a = Month.make().allocate(need=[130.0, 20.0], budget=[0.0, 0.0])
+    assert a.inference == pytest.approx([130.0, 20.0]) and a.training == pytest.approx([0.0, 0.0])
+    assert a.spot == pytest.approx([30.0, 0.0])  # lab 0's 30 beyond its 100 reserved
+    assert a.reserved_used == pytest.approx(120.0)  # lab 1 leaves 30 of its 50 idle
+    assert a.clearing.price == pytest.approx(0.8)  # the cheapest free cohort
+    assert a.used_by_cohort[0] == pytest.approx([100.0, 0.0])
+    assert a.used_by_cohort[1] == pytest.approx([20.0 + 30.0, 0.0])
+    assert a.spot_by_host == pytest.approx([0.0, 30.0])
+
+
+def test_a_training_budget_trains_on_idle_reserved_capacity_and_its_cost_comes_out_of_the_spot_budget():
+    reserved_cost = 30 * 2.0 * H  # lab 1's 30 idle reserved H100e at its contract price
+    spot = 40 * 0.8 * H  # what is left buys 40 H100e-months at the $0.8 ask
+    a = Month.make().allocate(need=[130.0, 20.0], budget=[0.0, reserved_cost + spot])
+    assert a.training == pytest.approx([0.0, 30.0 + 40.0])
+    assert a.spot == pytest.approx([30.0, 40.0])
+    assert a.reserved_used == pytest.approx(150.0)
+    assert a.used_by_cohort[1] == pytest.approx([50.0 + 70.0, 0.0])
+
+
+def test_a_budget_below_the_reserved_cost_still_trains_on_the_reserved_capacity_but_buys_no_spot():
+    a = Month.make().allocate(need=[130.0, 20.0], budget=[0.0, 1000.0])
+    assert a.training == pytest.approx([0.0, 30.0]) and a.spot == pytest.approx([30.0, 0.0])
+
+
+def test_without_a_training_budget_idle_reservations_are_not_trained_on():
+    a = Month.make().allocate(need=[100.0, 0.0], budget=[0.0, 0.0])
+    assert a.training == pytest.approx([0.0, 0.0]) and a.reserved_used == pytest.approx(100.0)
+
+
+def test_labs_not_trading_buy_nothing_on_the_spot_market():
+    month = Month.make()
+    month.book.terminate_lab(0)  # a bankrupt lab's contracts have ended
+    month.offers[0] = offer([120.0, 80.0], [1.0, 2.0], committed=0.0)
+    a = month.allocate(need=[130.0, 20.0], budget=[1e6, 0.0], trading=(False, True))
+    assert a.inference == pytest.approx([0.0, 20.0]) and a.training == pytest.approx([0.0, 0.0])
+    assert a.spot == pytest.approx([0.0, 0.0]) and a.clearing.dispatched.sum() == 0.0
+
+
+def test_a_host_short_of_its_committed_capacity_delivers_pro_rata():
+    book = ContractBook()
+    book.add(np.array([0, 1]), 0, np.array([120.0, 80.0]), 2.0, 12)  # 200 committed on 100 installed
+    offers = [offer([100.0], [1.0], 200.0), offer([300.0], [0.5], 0.0)]
+    a = allocate(
+        book,
+        np.array([100.0, 300.0]),
+        offers,
+        np.array([100.0, 100.0]),
+        np.zeros(2),
+        np.array([True, True]),
+        MARKET,
+        1.0,
+        0.0,
+    )
+    assert a.inference - a.spot == pytest.approx([60.0, 40.0])  # half of each contract
+    assert a.spot == pytest.approx([40.0, 60.0])
+    assert a.used_by_cohort[0] == pytest.approx([100.0]) and a.reserved_used == pytest.approx(100.0)
+    # take-or-pay: the contracts are billed in full
+    bills = a.bills(book.bills(2, 2))
+    assert bills[:, 0] == pytest.approx([120 * 2.0 * H, 80 * 2.0 * H])
+
+
+def test_spot_bills_are_spread_over_hosts_by_their_spot_sales_at_the_clearing_price():
+    month = Month.make()
+    a = month.allocate(need=[250.0, 20.0], budget=[0.0, 0.0])  # 150 spot: 100 at $0.8, 20 at $1, 30 at $1.6
+    assert a.clearing.price == pytest.approx(1.6)
+    assert a.spot_by_host == pytest.approx([20.0, 130.0])
+    reserved = month.book.bills(2, 2)
+    bills = a.bills(reserved)
+    spot = 150 * 1.6 * H
+    assert bills[0] == pytest.approx(reserved[0] + spot * np.array([20.0, 130.0]) / 150)
+    assert bills[1] == pytest.approx(reserved[1])
+    # each host is paid exactly its spot sales at the clearing price, on top of its contracts
+    assert bills.sum(axis=0) - reserved.sum(axis=0) == pytest.approx(a.spot_by_host * 1.6 * H)
+
+
+def random_month(rng: np.random.Generator):
+    n_labs, n_hosts = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    fleets = [rng.uniform(0, 100, rng.integers(1, 4)) for _ in range(n_hosts)]
+    installed = np.array([caps.sum() for caps in fleets])
+    book = ContractBook()
+    for j in range(n_hosts):
+        committed = rng.uniform(0, 1.5) * installed[j]  # sometimes more than installed
+        shares = rng.dirichlet(np.ones(n_labs))
+        book.add(np.arange(n_labs), j, committed * shares, float(rng.uniform(0.5, 4)), 12)
+    need = rng.uniform(0, 150, n_labs) * (rng.random(n_labs) < 0.8)
+    budget = rng.uniform(0, 3e5, n_labs) * (rng.random(n_labs) < 0.7)
+    trading = rng.random(n_labs) < 0.85
+    for i in np.flatnonzero(~trading):
+        book.terminate_lab(int(i))  # as a bankruptcy does
+    committed = book.by_host(n_hosts)
+    offers = [
+        offer(list(caps), list(np.sort(rng.uniform(0.2, 3, caps.size))), committed[j])
+        for j, caps in enumerate(fleets)
+    ]
+    args = (book, installed, offers, need, budget, trading, MARKET)
+    return args, float(rng.uniform(0.5, 5)), float(rng.uniform(0, 3))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_allocation_conserves_compute_and_never_uses_more_than_a_cohort_has(seed):
+    (book, installed, offers, need, budget, trading, market), previous, reference = random_month(
+        np.random.default_rng(seed)
+    )
+    a = allocate(book, installed, offers, need, budget, trading, market, previous, reference)
+    used = sum(u.sum() for u in a.used_by_cohort)
+    assert used == pytest.approx(a.reserved_used + a.clearing.dispatched.sum())
+    for u, o in zip(a.used_by_cohort, offers, strict=True):
+        assert np.all(u >= -1e-9) and np.all(u <= o.reserved + o.free + 1e-9)
+    assert a.spot.sum() == pytest.approx(a.clearing.dispatched.sum(), abs=1e-9)
+    assert a.spot_by_host.sum() == pytest.approx(a.clearing.dispatched.sum(), abs=1e-9)
+    assert a.inference.sum() + a.training.sum() == pytest.approx(used, abs=1e-9)
+    assert np.all(a.inference <= need * (1 + 1e-12) + 1e-9)
+    assert np.all(a.spot[~trading] == 0) and np.all(a.inference[~trading] == 0)
+    assert a.reserved_used <= min(book.h100e.sum(), installed.sum()) + 1e-9
+    reserved = book.bills(need.size, installed.size)
+    paid = a.bills(reserved).sum() - reserved.sum()
+    assert paid == pytest.approx(a.clearing.price * H * a.clearing.dispatched.sum(), abs=1e-6)
+
+
+# --- the ledger -----------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    cash: float = 0.0
+
+
+def test_every_transfer_moves_money_so_all_balances_sum_to_zero():
+    ledger = Ledger()
+    agents = [Account(), Account(), Account()]
+    rng = np.random.default_rng(5)
+    accounts = [*agents, *EXTERNAL]
+    for _ in range(200):
+        payer, payee = rng.choice(len(accounts), 2, replace=False)
+        ledger.transfer(accounts[payer], accounts[payee], float(rng.uniform(0, 1e6)), "any")
+    assert sum(ledger.external.values()) + sum(a.cash for a in agents) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_transfer_debits_the_payer_credits_the_payee_and_returns_the_amount():
+    ledger = Ledger()
+    lab, host = Account(100.0), Account()
+    assert ledger.transfer(lab, host, 40.0, "compute_rent") == 40.0
+    assert ledger.transfer("end_users", lab, 25.0, "ai_spending") == 25.0
+    assert (lab.cash, host.cash, ledger.external["end_users"]) == (85.0, 40.0, -25.0)
+
+
+@pytest.mark.parametrize("amount", [-1.0, math.nan, math.inf])
+def test_negative_or_non_finite_transfers_are_refused_and_move_nothing(amount):
+    ledger = Ledger()
+    payer, payee = Account(10.0), Account()
+    with pytest.raises(ValueError, match="invalid transfer"):
+        ledger.transfer(payer, payee, amount, "bug")
+    assert (payer.cash, payee.cash) == (10.0, 0.0) and ledger.flow("bug") == 0.0
+
+
+def test_flows_are_recorded_by_kind_for_the_step_and_in_total():
+    ledger = Ledger()
+    lab, host = Account(), Account()
+    ledger.transfer("investors", lab, 100.0, "funding")
+    ledger.transfer(lab, host, 30.0, "compute_rent")
+    ledger.transfer(lab, host, 20.0, "compute_rent")
+    ledger.transfer(lab, host, 0.0, "nothing")
+    assert ledger.flow("compute_rent") == 50.0 and ledger.flow("funding") == 100.0
+    assert ledger.flow("nothing") == 0.0 and "nothing" not in ledger.step_flows
+    ledger.new_step()
+    assert ledger.flow("compute_rent") == 0.0
+    ledger.transfer(lab, host, 5.0, "compute_rent")
+    assert ledger.flow("compute_rent") == 5.0
+    assert ledger.total_flows == {"funding": 100.0, "compute_rent": 55.0}
+
+
+# --- bubble indicators ------------------------------------------------------------------
+
+
+def tracker(**cfg) -> BubbleTracker:
+    return BubbleTracker(BubbleConfig(**cfg))
+
+
+def test_a_bubble_is_overcapacity_with_weak_demand_that_persists():
+    t = tracker(utilization_threshold=0.6, persistence_months=3, growth_window_months=2)
+    states = []
+    for k in range(6):
+        s = t.update(installed=100 * 1.1**k, demand=50.0, utilization=0.5, capex=1.0)
+        states.append((s["overcapacity"], s["weak_demand"], s["bubble_state"]))
+    # month 0 has no growth to compare; from month 1 capacity outgrows flat demand, and the
+    # third such month in a row is a bubble
+    assert states == [(True, False, False)] + [(True, True, False)] * 2 + [(True, True, True)] * 3
+
+
+def test_a_month_at_healthy_utilization_resets_the_bubble_clock():
+    t = tracker(utilization_threshold=0.6, persistence_months=2, growth_window_months=1)
+    states = []
+    for k, utilization in enumerate([0.5, 0.5, 0.5, 0.7, 0.5, 0.5]):
+        s = t.update(installed=100 * 1.1**k, demand=50.0, utilization=utilization, capex=0.0)
+        states.append(s["bubble_state"])
+    assert states == [False, False, True, False, False, True]
+
+
+def test_demand_growing_as_fast_as_capacity_is_not_weak_even_at_low_utilization():
+    t = tracker(utilization_threshold=0.6, persistence_months=1, growth_window_months=3)
+    for k in range(8):
+        s = t.update(installed=100 * 1.1**k, demand=30 * 1.2**k, utilization=0.3, capex=0.0)
+        assert s["overcapacity"] and not s["weak_demand"] and not s["bubble_state"]
+
+
+def test_weak_demand_compares_log_growth_over_the_window_only():
+    t = tracker(growth_window_months=2)
+    # capacity: 100, 200, 200, 200; demand: 100, 100, 150, 300
+    for installed, demand in [(100, 100), (200, 100), (200, 150)]:
+        t.update(installed, demand, 0.9, 0.0)
+    s = t.update(200, 300, 0.9, 0.0)
+    # over the last two months capacity is flat and demand tripled; the first month is out
+    assert not s["weak_demand"] and not s["overcapacity"]
+    assert (len(t.capacity), len(t.demand)) == (3, 3)
+
+
+def test_capex_drawdown_is_measured_on_trailing_twelve_months_from_its_peak():
+    t = tracker()
+    for _ in range(11):
+        s = t.update(100, 100, 0.9, capex=10.0)
+        assert s["capex_drawdown"] == 0.0  # no full year yet
+    s = t.update(100, 100, 0.9, capex=10.0)
+    assert s["capex_trailing_12m_usd"] == pytest.approx(120.0) and s["capex_drawdown"] == 0.0
+    for _ in range(6):
+        s = t.update(100, 100, 0.9, capex=0.0)
+    assert s["capex_trailing_12m_usd"] == pytest.approx(60.0)
+    assert s["capex_drawdown"] == pytest.approx(0.5)
+
+
+def test_a_lumpy_delivery_is_not_a_capex_collapse_while_it_is_in_the_trailing_year():
+    t = tracker()
+    for _ in range(11):
+        t.update(100, 100, 0.9, capex=0.0)
+    t.update(100, 100, 0.9, capex=120.0)
+    for month in range(11):
+        s = t.update(100, 100, 0.9, capex=0.0)
+        assert s["capex_trailing_12m_usd"] == pytest.approx(120.0) and s["capex_drawdown"] == 0.0, month
+    s = t.update(100, 100, 0.9, capex=0.0)
+    assert s["capex_drawdown"] == pytest.approx(1.0)
