@@ -326,42 +326,23 @@ def tracker(**cfg) -> BubbleTracker:
     return BubbleTracker(BubbleConfig(**cfg))
 
 
-def test_a_bubble_is_overcapacity_with_weak_demand_that_persists():
-    t = tracker(utilization_threshold=0.6, persistence_months=3, growth_window_months=2)
-    states = []
-    for k in range(6):
-        s = t.update(installed=100 * 1.1**k, demand=50.0, utilization=0.5, capex=1.0)
-        states.append((s["overcapacity"], s["weak_demand"], s["bubble_state"]))
-    # month 0 has no growth to compare; from month 1 capacity outgrows flat demand, and the
-    # third such month in a row is a bubble
-    assert states == [(True, False, False)] + [(True, True, False)] * 2 + [(True, True, True)] * 3
+def test_a_glut_month_is_overcapacity_with_demand_below_capacity():
+    t = tracker(utilization_threshold=0.6)
+    s = t.update(capacity=100.0, demand=50.0, utilization=0.5, capex=1.0)
+    assert (s["overcapacity"], s["weak_demand"], s["glut"]) == (True, True, True)
 
 
-def test_a_month_at_healthy_utilization_resets_the_bubble_clock():
-    t = tracker(utilization_threshold=0.6, persistence_months=2, growth_window_months=1)
-    states = []
-    for k, utilization in enumerate([0.5, 0.5, 0.5, 0.7, 0.5, 0.5]):
-        s = t.update(installed=100 * 1.1**k, demand=50.0, utilization=utilization, capex=0.0)
-        states.append(s["bubble_state"])
-    assert states == [False, False, True, False, False, True]
+def test_idle_capacity_with_demand_above_capacity_is_not_a_glut():
+    """Rationing at a posted price above clearing idles GPUs that demand would fill."""
+    t = tracker(utilization_threshold=0.6)
+    s = t.update(capacity=100.0, demand=130.0, utilization=0.5, capex=1.0)
+    assert (s["overcapacity"], s["weak_demand"], s["glut"]) == (True, False, False)
 
 
-def test_demand_growing_as_fast_as_capacity_is_not_weak_even_at_low_utilization():
-    t = tracker(utilization_threshold=0.6, persistence_months=1, growth_window_months=3)
-    for k in range(8):
-        s = t.update(installed=100 * 1.1**k, demand=30 * 1.2**k, utilization=0.3, capex=0.0)
-        assert s["overcapacity"] and not s["weak_demand"] and not s["bubble_state"]
-
-
-def test_weak_demand_compares_log_growth_over_the_window_only():
-    t = tracker(growth_window_months=2)
-    # capacity: 100, 200, 200, 200; demand: 100, 100, 150, 300
-    for installed, demand in [(100, 100), (200, 100), (200, 150)]:
-        t.update(installed, demand, 0.9, 0.0)
-    s = t.update(200, 300, 0.9, 0.0)
-    # over the last two months capacity is flat and demand tripled; the first month is out
-    assert not s["weak_demand"] and not s["overcapacity"]
-    assert (len(t.capacity), len(t.demand)) == (3, 3)
+def test_busy_capacity_is_no_glut_however_demand_compares():
+    t = tracker(utilization_threshold=0.6)
+    s = t.update(capacity=100.0, demand=90.0, utilization=0.9, capex=1.0)
+    assert (s["overcapacity"], s["weak_demand"], s["glut"]) == (False, True, False)
 
 
 def test_capex_drawdown_is_measured_on_trailing_twelve_months_from_its_peak():

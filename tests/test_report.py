@@ -27,12 +27,14 @@ def test_report_is_deterministic_and_complete(tmp_path):
         "phase-jump-elasticity.png",
         "stylised-facts.png",
         "counterfactual-effects.png",
+        "phase-increment.png",
     }
     for name in first:
         assert first[name] == second[name], f"{name} differs between regenerations"
     text = first["README.md"].decode()
     for heading in (
         "## Scenarios",
+        "### How much of P(bubble) is a threshold",
         "## Paired counterfactuals",
         "## Phase diagram",
         "## What sets the length of a glut",
@@ -45,6 +47,8 @@ def test_report_is_deterministic_and_complete(tmp_path):
     assert "reduced from the shipped spec" in text
     assert str(tmp_path) not in text  # no paths in the page
     assert "PASS" in text and "FAIL" in text
+    assert "P(bubble) with the discovery minus without" not in text  # the figure's title, not prose
+    assert "[0.00, 0.9" in text  # one seed: a Wilson interval, not a bare share
     assert b"Matplotlib" not in first["stylised-facts.png"]  # no version metadata in the PNGs
 
 

@@ -34,7 +34,7 @@ FACTS = [
     "installed capacity does not drop",
     "capex is raised",
     "rental price higher a year later",
-    "short shock, no bubble",
+    "short shock, no glut",
     "spending rises as price falls",
     "token growth in a year",
     "price decline in a year",
@@ -82,7 +82,7 @@ def test_calibration_capex_and_installed_compute(results):
 
 def test_the_glut_lasts_longer_when_the_buyers_of_compute_re_plan_slowly(results):
     """Users' adjustment and training's reference price are what refill the fleet after a
-    100x discovery: slowing either lengthens the bubble, slowing both the reabsorption most."""
+    100x discovery: slowing either lengthens the glut, slowing both the reabsorption most."""
 
     def median(variant: dict, key: str) -> float:
         values = [s[key] for s in results.glut[report._glut_label(variant)] if s[key] is not None]
@@ -90,6 +90,6 @@ def test_the_glut_lasts_longer_when_the_buyers_of_compute_re_plan_slowly(results
 
     shipped, users, training, both = report.GLUT_VARIANTS
     for slow in (users, training, both):
-        assert median(slow, "months_in_bubble") > median(shipped, "months_in_bubble")
+        assert median(slow, "glut_months") > median(shipped, "glut_months")
         assert median(slow, "reabsorption_months") > median(shipped, "reabsorption_months")
     assert median(both, "reabsorption_months") >= median(shipped, "reabsorption_months") + 12

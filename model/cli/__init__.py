@@ -54,16 +54,18 @@ def _yes_no(v: Any) -> str:
 
 
 _SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
+    "glut": _yes_no,
+    "first_glut_month": _num("d"),
+    "glut_months": _num("d"),
     "bubble": _yes_no,
-    "first_bubble_month": _num("d"),
     "months_in_bubble": _num("d"),
     "peak_overcapacity": _num(".1f", 100, " %"),
     "capex_drawdown": _num(".1f", 100, " %"),
     "burst": _yes_no,
     "capex_peak_usd_per_month": _num(",.1f", 1 / BILLION, " $bn/month"),
     "write_offs_usd": _num(",.1f", 1 / BILLION, " $bn"),
+    "impairment_usd": _num(",.1f", 1 / BILLION, " $bn"),
     "reabsorption_months": _num("d", 1, " months"),
-    "jevons_ratio": _num(".2f"),
     "bankruptcies": _num("d"),
     "final_utilization": _num(".1f", 100, " %"),
 }
@@ -138,6 +140,7 @@ def run(
 
     from model import AIMarketModel
     from model.experiments.output import write_run
+    from model.metrics import efficiency_elasticity
 
     if counterfactual:
         from model.experiments import counterfactual as cf
@@ -150,6 +153,7 @@ def run(
     if counterfactual:
         counter = cf.run_model(counter_cfg, seed)
         diffs = cf.pair_differences(m, counter)
+        elasticity = efficiency_elasticity(m.model_frame(), counter.model_frame(), cfg.discovery.jump_size)
         jump = cfg.discovery.jump_month
         fig = cf.overlay_figure(
             m.model_frame(),
@@ -160,7 +164,7 @@ def run(
         )
 
         def extra(folder: Path) -> None:
-            cf.write_files(folder, counter, diffs, fig)
+            cf.write_files(folder, counter, diffs, fig, elasticity)
 
     try:
         path = write_run(m, out_dir, cfg.name, _command_line(), extra=extra)
@@ -177,6 +181,8 @@ def run(
         click.echo("\ncounterfactual: the same seed without the discovery (difference = with - without)")
         for line in cf.difference_lines(diffs):
             click.echo(f"  {line}")
+        shown = "n/a" if elasticity is None else f"{elasticity:+.3f}"
+        click.echo(f"  long-run compute demand elasticity to the discovery: {shown} (> 0: Jevons)")
 
 
 @main.command()

@@ -15,9 +15,10 @@ from model.cli.errors import UserError
 @click.option(
     "--replicates",
     type=click.IntRange(min=1),
-    default=5,
+    default=50,
     show_default=True,
-    help="Seeds per scenario (and per phase-diagram cell, at most the sweep spec's 5).",
+    help="Seeds per scenario: headline probabilities need 50 or more for useful intervals "
+    "(per phase-diagram cell, at most the sweep spec's 5).",
 )
 @click.option(
     "--out",

@@ -19,16 +19,18 @@ from model.config import Config, ConfigError
 from model.experiments.files import BARE_PNG, save_figure, write_json, write_parquet
 from model.measures import BILLION, SEVERITIES
 
-# key, label, unit: the differences a pair reports (DESIGN.md: capex, utilization, write-offs,
-# bubble months, token price).
+# key, label, unit: the differences a pair reports (docs/design.md: capex, utilization,
+# write-offs, glut and bubble months, token price).
 MEASURES: list[tuple[str, str, str]] = [
     ("capex_total_usd", "total capex", "USD"),
     ("capex_peak_usd_per_month", "peak capex (trailing 12-month mean)", "USD/month"),
     ("capex_drawdown", "capex drawdown from peak", "fraction"),
     ("mean_utilization_after_jump", "mean utilization after the discovery", "fraction"),
     ("min_utilization_after_jump", "lowest utilization after the discovery", "fraction"),
-    ("write_offs_usd", "write-offs", "USD"),
-    ("months_in_bubble", "months in the bubble state", "months"),
+    ("write_offs_usd", "write-offs (all causes)", "USD"),
+    ("impairment_usd", "impairment", "USD"),
+    ("glut_months", "months in glut episodes", "months"),
+    ("months_in_bubble", "months in bubble episodes", "months"),
     ("final_token_price_usd_per_mtok", "final token price", "USD per million tokens"),
     ("final_installed_capacity_h100e", "final installed capacity", "H100e"),
 ]
@@ -75,6 +77,8 @@ def measures(frame: pd.DataFrame, summary: dict[str, Any], jump_month: int) -> d
         "mean_utilization_after_jump": float(after["utilization"].mean()),
         "min_utilization_after_jump": float(after["utilization"].min()),
         "write_offs_usd": float(summary["write_offs_usd"]),
+        "impairment_usd": float(summary["impairment_usd"]),
+        "glut_months": float(summary["glut_months"]),
         "months_in_bubble": float(summary["months_in_bubble"]),
         "final_token_price_usd_per_mtok": float(frame["token_price_usd_per_mtok"].iloc[-1]),
         "final_installed_capacity_h100e": float(frame["installed_capacity_h100e"].iloc[-1]),
@@ -179,7 +183,9 @@ def overlay_figure(
     return fig
 
 
-def write_files(folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], figure: Figure) -> None:
+def write_files(
+    folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], figure: Figure, elasticity: float | None
+) -> None:
     """Write the counterfactual's tables, the differences and the overlay plot into `folder`."""
     sub = folder / "counterfactual"
     sub.mkdir(exist_ok=True)
@@ -192,6 +198,9 @@ def write_files(folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], fi
         "seed": int(counter.seed),
         "jump_month": int(counter.config.discovery.jump_month),
         "measures": diffs,
+        "efficiency_elasticity": elasticity,
+        "efficiency_elasticity_note": "mean log(compute demand with / without) over the last 24 "
+        "months / log(jump size): > 0 the discovery raised compute demand (Jevons), < 0 it lowered it",
     }
     write_json(folder / "counterfactual.json", data)
     save_figure(figure, folder / "counterfactual.png", metadata=BARE_PNG)

@@ -161,20 +161,18 @@ def _fmt_pct(value: Any) -> str:
 
 
 def summary_line(summary: dict[str, Any]) -> str:
-    """The one line under the title: the thesis' two ingredients and how the run ended."""
-    bubble = summary.get("bubble")
-    first = summary.get("first_bubble_month")
-    verdict = "bubble: YES" if bubble else "bubble: no"
-    if bubble and first is not None:
-        verdict += f" (from month {first})"
-    jevons = summary.get("jevons_ratio")
+    """The one line under the title: did a glut come, was it a bubble, how deep, and the burst."""
+    glut = summary.get("glut")
+    first = summary.get("first_glut_month")
+    verdict = "glut: YES" if glut else "glut: no"
+    if glut and first is not None:
+        verdict += f" (from month {first}, {summary.get('glut_months', 'n/a')} months)"
     parts = [
         verdict,
-        f"months in bubble: {summary.get('months_in_bubble', 'n/a')}",
+        f"bubble (impairing): {'YES' if summary.get('bubble') else 'no'}",
         f"peak overcapacity: {_fmt_pct(summary.get('peak_overcapacity'))}",
         f"capex drawdown: {_fmt_pct(summary.get('capex_drawdown'))}"
         + (" (burst)" if summary.get("burst") else ""),
-        f"Jevons ratio: {'n/a' if jevons is None else f'{jevons:.2f}'}",
     ]
     return "   |   ".join(parts)
 
@@ -206,11 +204,11 @@ def _panel_capacity(ax: Axes, df: pd.DataFrame, x: pd.Series, spans, threshold: 
         color="tab:red",
         ls=":",
         lw=1.2,
-        label=f"bubble threshold: {100 * threshold:.0f}% utilization",
+        label=f"glut threshold: {100 * threshold:.0f}% utilization",
     )
     twin.set_ylim(0, 105)
     twin.set_ylabel("utilization, %")
-    _shade(ax, spans, "bubble months")
+    _shade(ax, spans, "glut months")
     _legend(ax, twin, loc="upper left")
 
 
@@ -391,7 +389,7 @@ def dashboard(
         threshold = summary.get("utilization_threshold", DEFAULT_UTILIZATION_THRESHOLD)
     df = model_df.sort_index()
     x = _years(df)
-    spans = _bubble_spans(x, bubble_mask(df["bubble_state"])) if "bubble_state" in df else []
+    spans = _bubble_spans(x, bubble_mask(df["glut"])) if "glut" in df else []
 
     fig = Figure(figsize=(16, 13), layout="constrained")
     axes = fig.subplots(3, 2, sharex=True)

@@ -1,17 +1,21 @@
 """The findings report: what the model predicts, side by side with what happened.
 
-`build_report` runs every shipped scenario over a few seeds, the discovery scenarios against
-their counterfactuals, the jump size x demand elasticity sweep, and checks the stylised facts
-and calibration anchors of CALIBRATION.md, each against a stated tolerance. It writes a
-Markdown page and PNG figures. The output depends only on the options (no timestamps, paths or
-versions), and figures are saved without metadata, so a regeneration gives identical bytes.
+`build_report` runs every shipped scenario over 50 seeds (by default), the discovery scenarios
+against their counterfactuals, the jump size x demand elasticity sweep, and checks the
+stylised facts and calibration anchors of docs/sources.md, each against a stated tolerance.
+Probabilities carry Wilson intervals; the detector's thresholds are varied to show how much
+of P(bubble) is a threshold. It writes a Markdown page and PNG figures. The output depends
+only on the options (no timestamps, paths or versions), and figures are saved without
+metadata, so a regeneration gives identical bytes.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +25,13 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from model.config import load_config
+from model.config import BubbleConfig, Config, load_config
+from model.episodes import find_episodes
 from model.experiments import counterfactual as cf
 from model.experiments.files import BARE_PNG, save_figure
-from model.measures import BILLION
+from model.experiments.stats import fmt_share, paired_difference, share
+from model.measures import BILLION, SEVERITIES
+from model.metrics import efficiency_elasticity
 
 SCENARIOS = [
     "baseline",
@@ -46,6 +53,11 @@ GLUT_SCENARIO = "sudden-100x"
 SLOW_USERS = {"users.adjustment_per_month": 0.01}
 SLOW_TRAINING = {"compute_market.price_smoothing_months": 24.0}
 GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
+# The detector's thresholds, varied around the shipped ones so nobody mistakes one for a result.
+ROBUST_PERSISTENCE = (3, 6, 9, 12)  # months
+ROBUST_UTILIZATION = (0.5, 0.6, 0.7)  # fraction
+ROBUST_IMPAIRMENT = (0.05, 0.1, 0.25)  # fraction of book value at onset
+ROBUST_SCENARIOS = ("sudden-100x", "demand-mania", "deepseek-2025")
 
 
 def _speeds(overrides: dict[str, Any]) -> str:
@@ -70,7 +82,7 @@ def _glut_label(overrides: dict[str, Any]) -> str:
 
 @dataclass
 class Options:
-    replicates: int = 5
+    replicates: int = 50
     n_users: int | None = None  # users.n_segments override (None: the scenario's own)
     steps: int | None = None  # run.steps override for the scenario runs (None: the scenario's own)
     grid_levels: int | None = None  # levels per swept parameter (None: the spec's)
@@ -128,45 +140,60 @@ def _overrides(opts: Options) -> dict[str, Any]:
     return out
 
 
+def _scenario_run(task: tuple[Config, int, bool]) -> dict[str, Any]:
+    """One scenario run (and, for a discovery scenario, its counterfactual on the same seed)."""
+    cfg, seed, paired = task
+    m = cf.run_model(cfg, seed)
+    out: dict[str, Any] = {"frame": m.model_frame(), "summary": m.summary()}
+    if paired:
+        c = cf.run_model(cf.counterfactual_config(cfg), seed)
+        d = cf.pair_differences(m, c)
+        row = {"seed": seed, **{k: v["difference"] for k, v in d.items()}}
+        price = d["final_token_price_usd_per_mtok"]
+        row["token_price_ratio"] = price["factual"] / price["counterfactual"]
+        row["efficiency_elasticity"] = efficiency_elasticity(
+            m.model_frame(), c.model_frame(), cfg.discovery.jump_size
+        )
+        row["glut_without"] = c.summary()["glut"]
+        row["bubble_without"] = c.summary()["bubble"]
+        row["bankruptcies_differ"] = m.bankruptcies != c.bankruptcies
+        row["draws_in_step"] = all(
+            m.streams[k].bit_generator.state == c.streams[k].bit_generator.state
+            for k in ("users", "architects")
+        )
+        out["effect"] = row
+    return out
+
+
+def _run_all(tasks: list[tuple[Config, int, bool]], workers: int) -> list[dict[str, Any]]:
+    """Run tasks on `workers` processes; results in task order, so output does not depend on it."""
+    if workers <= 1:
+        return [_scenario_run(t) for t in tasks]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_scenario_run, tasks, chunksize=4))
+
+
 def run_scenarios(opts: Options) -> Results:
     seeds = [FIRST_SEED + r for r in range(opts.replicates)]
     res = Results(opts, seeds)
+    configs = {name: load_config(name, _overrides(opts)) for name in SCENARIOS}
+    variants = {
+        _glut_label(o): load_config(GLUT_SCENARIO, {**_overrides(opts), **o}) for o in GLUT_VARIANTS if o
+    }
+    tasks = [(configs[n], seed, n in DISCOVERY_SCENARIOS) for n in SCENARIOS for seed in seeds]
+    tasks += [(cfg, seed, False) for cfg in variants.values() for seed in seeds]
+    done = iter(_run_all(tasks, opts.workers))
     for name in SCENARIOS:
-        cfg = load_config(name, _overrides(opts))
-        frames, summaries = [], []
-        counters = []
-        for seed in seeds:
-            m = cf.run_model(cfg, seed)
-            frames.append(m.model_frame())
-            summaries.append(m.summary())
-            if name in DISCOVERY_SCENARIOS:
-                c = cf.run_model(cf.counterfactual_config(cfg), seed)
-                d = cf.pair_differences(m, c)
-                row = {"seed": seed, **{k: v["difference"] for k, v in d.items()}}
-                price = d["final_token_price_usd_per_mtok"]
-                row["token_price_ratio"] = price["factual"] / price["counterfactual"]
-                row["bankruptcies_differ"] = m.bankruptcies != c.bankruptcies
-                row["draws_in_step"] = all(
-                    m.streams[k].bit_generator.state == c.streams[k].bit_generator.state
-                    for k in ("users", "architects")
-                )
-                counters.append(row)
-        res.frames[name], res.summaries[name] = frames, summaries
-        if counters:
-            res.effects[name] = pd.DataFrame(counters)
-    run_glut_variants(opts, res)
+        runs = [next(done) for _ in seeds]
+        res.frames[name] = [r["frame"] for r in runs]
+        res.summaries[name] = [r["summary"] for r in runs]
+        if name in DISCOVERY_SCENARIOS:
+            res.effects[name] = pd.DataFrame([r["effect"] for r in runs])
+    res.glut[_glut_label({})] = res.summaries[GLUT_SCENARIO]
+    for label in variants:
+        res.glut[label] = [next(done)["summary"] for _ in seeds]
     return res
-
-
-def run_glut_variants(opts: Options, res: Results) -> None:
-    """The sudden-100x glut with slower re-planning by users, by training, and by both."""
-    for overrides in GLUT_VARIANTS:
-        label = _glut_label(overrides)
-        if not overrides:
-            res.glut[label] = res.summaries[GLUT_SCENARIO]
-            continue
-        cfg = load_config(GLUT_SCENARIO, {**_overrides(opts), **overrides})
-        res.glut[label] = [cf.run_model(cfg, seed).summary() for seed in res.seeds]
 
 
 def run_phase_sweep(opts: Options, res: Results, out: Path) -> None:
@@ -189,7 +216,9 @@ def run_phase_sweep(opts: Options, res: Results, out: Path) -> None:
             raise RuntimeError(f"phase sweep: {outcome.failed} runs failed, {outcome.pending} pending")
         sweep = analysis.load_sweep(outcome.root)
         table, _ = analysis.phase_table(sweep, "jump_size", "demand_elasticity")
-        res.point_effects = cf.point_effects(sweep.results, sweep.params, "jump_size", 1.0)
+        res.point_effects = cf.point_effects(
+            sweep.results, sweep.params, "jump_size", 1.0, [*SEVERITIES, "glut", "bubble"]
+        )
         fig = analysis.phase_figure(sweep, "jump_size", "demand_elasticity")
         _mark_essay_cases(fig, res)
         _save(fig, out / "phase-jump-elasticity.png")
@@ -211,7 +240,7 @@ CALIBRATED_ELASTICITY = 1.1  # NBER: LLM API demand elasticity about -1.1 (the b
 
 def _mark_essay_cases(fig: Figure, res: Results) -> None:
     gradual = res.summaries.get("gradual-10x", [])
-    p_gradual = np.mean([s["bubble"] for s in gradual]) if gradual else float("nan")
+    p_gradual = share([s["bubble"] for s in gradual])[0] if gradual else float("nan")
     for ax in fig.axes[:2]:  # the two panels (their colorbars come after)
         for x, label in ESSAY_JUMPS:
             ax.plot([x], [CALIBRATED_ELASTICITY], marker="*", ms=14, mfc="gold", mec="black", ls="none")
@@ -273,7 +302,7 @@ def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def stylised_facts(res: Results) -> list[Check]:
-    """The stylised facts of CALIBRATION.md, each checked per seed against a tolerance."""
+    """The stylised facts of docs/sources.md, each checked per seed against a tolerance."""
     checks: list[Check] = []
     # 1. DeepSeek shock: a ~10x open step with elastic demand; capacity keeps growing.
     ds = res.frames["deepseek-2025"]
@@ -289,7 +318,10 @@ def stylised_facts(res: Results) -> list[Check]:
         f["spot_price_usd_per_gpu_hour"].iloc[j + 12] / f["spot_price_usd_per_gpu_hour"].iloc[j - 1]
         for f in ds
     ]
-    bubble_2y = [float(f["bubble_state"].iloc[j : j + 25].sum()) for f in ds]
+    glut_2y = [
+        float(sum(e["duration_months"] for e in s["episodes"] if j <= e["onset"] <= j + 24))
+        for s in res.summaries["deepseek-2025"]
+    ]
     fact = "1. DeepSeek shock (deepseek-2025)"
     checks += [
         _check(
@@ -317,10 +349,10 @@ def stylised_facts(res: Results) -> list[Check]:
             _x,
         ),
         _check(
-            f"{fact}: short shock, no bubble",
+            f"{fact}: short shock, no glut",
             "a short shock (Nvidia -17% in a day), no glut",
-            "months in the bubble state within 24 months of the shock = 0",
-            bubble_2y,
+            "months of glut episodes starting within 24 months of the shock = 0",
+            glut_2y,
             lambda v: v == 0,
             _mo,
         ),
@@ -412,9 +444,7 @@ def stylised_facts(res: Results) -> list[Check]:
         for f in glut
     ]
     capex = [_col(f, "capex_drawdown")[j : j + 37].max() for f in glut]
-    reabsorb = [
-        s["reabsorption_months"] if s["bubble"] else float("nan") for s in res.summaries["sudden-100x"]
-    ]
+    reabsorb = [s["reabsorption_months"] if s["glut"] else float("nan") for s in res.summaries["sudden-100x"]]
     reabsorb = [float("nan") if v is None else v for v in reabsorb]
     fact = "4. Fibre glut after an open 100x discovery (sudden-100x)"
     checks += [
@@ -445,7 +475,7 @@ def stylised_facts(res: Results) -> list[Check]:
         _check(
             f"{fact}: slow reabsorption",
             "traffic absorbed the lit excess in 2-4 years",
-            "months from bubble onset until utilization is back at target: 24 to 48",
+            "months from glut onset until utilization is back at target: 24 to 48",
             reabsorb,
             lambda v: 24 <= v <= 48,
             _mo,
@@ -604,24 +634,66 @@ def _interval(values: list[Any], fmt: Callable[[float], str]) -> str:
 
 def scenario_table(res: Results) -> str:
     lines = [
-        "| scenario | P(bubble) | peak overcapacity | capex drawdown | write-offs | reabsorption |",
-        "|---|---|---|---|---|---|",
+        "| scenario | P(glut) | P(bubble) | P(burst) | glut months | lowest utilization | "
+        "impairment in gluts | reabsorption |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in SCENARIOS:
         s = res.summaries[name]
-        p = np.mean([x["bubble"] for x in s])
-        reab = [x["reabsorption_months"] for x in s if x["bubble"]]
-        n_bub = sum(x["bubble"] for x in s)
+        gluts = [x for x in s if x["glut"]]
+        reab = [x["reabsorption_months"] for x in gluts]
         done = len([r for r in reab if r is not None])
-        reab_text = _interval(reab, _mo) + (
-            f" (reabsorbed in {done} of {n_bub} runs with a bubble)" if n_bub else ""
-        )
+        reab_text = _interval(reab, _mo) + (f" ({done} of {len(gluts)} reabsorbed)" if gluts else "")
         lines.append(
-            f"| {name} | {p:.2f} | {_interval([x['peak_overcapacity'] for x in s], _pct)} | "
-            f"{_interval([x['capex_drawdown'] for x in s], _pct)} | "
-            f"{_interval([x['write_offs_usd'] for x in s], _bn)} | {reab_text} |"
+            f"| {name} | {fmt_share(share([x['glut'] for x in s]))} | "
+            f"{fmt_share(share([x['bubble'] for x in s]))} | {fmt_share(share([x['burst'] for x in s]))} | "
+            f"{_interval([x['glut_months'] for x in gluts], _mo)} | "
+            f"{_interval([x['glut_min_utilization'] for x in gluts], _pct)} | "
+            f"{_interval([x['glut_impairment_usd'] for x in gluts], _bn)} | {reab_text} |"
         )
     return "\n".join(lines)
+
+
+def write_off_table(res: Results) -> str:
+    """Write-offs over the run by cause, so failures are not mistaken for a glut's losses."""
+    causes = [
+        ("write_offs_failure_usd", "failed GPUs"),
+        ("write_offs_retirement_usd", "retired GPUs"),
+        ("impairment_usd", "impairment"),
+        ("write_offs_usd", "total"),
+    ]
+    lines = ["| scenario | " + " | ".join(c[1] for c in causes) + " |", "|---" * (len(causes) + 1) + "|"]
+    for name in SCENARIOS:
+        s = res.summaries[name]
+        lines.append(f"| {name} | " + " | ".join(_interval([x[k] for x in s], _bn) for k, _ in causes) + " |")
+    return "\n".join(lines)
+
+
+def robustness_table(res: Results, name: str) -> str:
+    """P(glut) and P(bubble) of one scenario's runs, read again at other detector thresholds."""
+    frames = res.frames[name]
+    base = load_config(name).bubble
+
+    def shares(cfg: BubbleConfig) -> str:
+        found = [find_episodes(f, cfg) for f in frames]
+        glut = share([bool(e) for e in found])[0]
+        bubble = share([any(x.bubble for x in e) for e in found])[0]
+        return f"{glut:.2f} / {bubble:.2f}"
+
+    head = " | ".join(f"utilization < {u:.0%}" for u in ROBUST_UTILIZATION)
+    lines = [f"| persistence | {head} |", "|---" * (len(ROBUST_UTILIZATION) + 1) + "|"]
+    for months in ROBUST_PERSISTENCE:
+        cells = [
+            shares(base.model_copy(update={"persistence_months": months, "utilization_threshold": u}))
+            for u in ROBUST_UTILIZATION
+        ]
+        mark = " (shipped)" if months == base.persistence_months else ""
+        lines.append(f"| {months} months{mark} | " + " | ".join(cells) + " |")
+    impairment = ", ".join(
+        f"{t:.0%}: {shares(base.model_copy(update={'impairment_share_threshold': t})).split(' / ')[1]}"
+        for t in ROBUST_IMPAIRMENT
+    )
+    return "\n".join(lines) + f"\n\nP(bubble) by the impairment a bubble needs (share of book): {impairment}."
 
 
 def effects_table(res: Results) -> str:
@@ -629,13 +701,31 @@ def effects_table(res: Results) -> str:
         ("capex_total_usd", "total capex", _bn),
         ("min_utilization_after_jump", "lowest utilization", lambda v: f"{100 * v:+.0f} pp"),
         ("write_offs_usd", "write-offs", _bn),
-        ("months_in_bubble", "bubble months", lambda v: f"{v:+.0f}"),
+        ("impairment_usd", "impairment", _bn),
+        ("glut_months", "glut months", lambda v: f"{v:+.0f}"),
         ("token_price_ratio", "final token price (with / without)", lambda v: f"{v:.3g}x"),
+        ("efficiency_elasticity", "long-run compute demand elasticity", lambda v: f"{v:+.3f}"),
     ]
     lines = ["| scenario | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, e in res.effects.items():
         lines.append(f"| {name} | " + " | ".join(_interval(list(e[k]), f) for k, _, f in cols) + " |")
+    lines += ["", "| scenario | P(glut) with | without | increment | P(bubble) with | without | increment |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for name, e in res.effects.items():
+        s = res.summaries[name]
+        cells = []
+        for key in ("glut", "bubble"):
+            with_d = [float(x[key]) for x in s]
+            without = list(e[f"{key}_without"].astype(float))
+            cells += [fmt_share(share(with_d)), fmt_share(share(without))]
+            cells.append(_signed(paired_difference(with_d, without)))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _signed(p: tuple[float, float, float]) -> str:
+    value, low, high = p
+    return "n/a" if math.isnan(value) else f"{value:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def crn_note(res: Results) -> str:
@@ -652,15 +742,17 @@ def crn_note(res: Results) -> str:
 
 def glut_table(res: Results) -> str:
     lines = [
-        "| buyers of compute | P(bubble) | months in bubble | peak overcapacity | reabsorption |",
-        "|---|---|---|---|---|",
+        "| buyers of compute | P(glut) | glut months | P(bubble) | peak overcapacity | reabsorption |",
+        "|---|---|---|---|---|---|",
     ]
     for label, summaries in res.glut.items():
-        p = np.mean([s["bubble"] for s in summaries])
-        reab = [s["reabsorption_months"] for s in summaries if s["bubble"]]
+        gluts = [s for s in summaries if s["glut"]]
         lines.append(
-            f"| {label} | {p:.2f} | {_interval([s['months_in_bubble'] for s in summaries], _mo)} | "
-            f"{_interval([s['peak_overcapacity'] for s in summaries], _pct)} | {_interval(reab, _mo)} |"
+            f"| {label} | {fmt_share(share([s['glut'] for s in summaries]))} | "
+            f"{_interval([s['glut_months'] for s in gluts], _mo)} | "
+            f"{fmt_share(share([s['bubble'] for s in summaries]))} | "
+            f"{_interval([s['peak_overcapacity'] for s in summaries], _pct)} | "
+            f"{_interval([s['reabsorption_months'] for s in gluts], _mo)} |"
         )
     return "\n".join(lines)
 
@@ -674,12 +766,15 @@ def check_table(checks: list[Check]) -> str:
 
 
 def phase_summary(res: Results) -> str:
+    """The essay's cases at the calibrated elasticity: P(bubble) and its paired increment over
+    the same seeds and elasticity without a discovery (jump size 1)."""
     if res.phase is None:
         return ""
-    t = res.phase
+    t, e = res.phase, res.point_effects
     lines = [
-        "| case (demand elasticity ~1.1) | nearest cell | P(bubble) | median peak overcapacity |",
-        "|---|---|---|---|",
+        "| case (demand elasticity ~1.1) | nearest cell | P(bubble) | P(bubble) increment over no "
+        "discovery | median peak overcapacity |",
+        "|---|---|---|---|---|",
     ]
     ys = np.sort(t["demand_elasticity"].unique())
     y = ys[np.argmin(np.abs(ys - CALIBRATED_ELASTICITY))]
@@ -687,16 +782,45 @@ def phase_summary(res: Results) -> str:
     for jump, label in ESSAY_JUMPS:
         x = xs[np.argmin(np.abs(np.log(xs) - math.log(jump)))]
         row = t[(t["jump_size"] == x) & (t["demand_elasticity"] == y)].iloc[0]
+        cell = e[(e["jump_size"] == x) & (e["demand_elasticity"] == y)] if e is not None else pd.DataFrame()
+        increment = "n/a (no discovery)" if cell.empty else _signed(_mean_interval(cell["bubble_effect"]))
         lines.append(
-            f"| {label} at once | jump {x:.3g}, elasticity {y:.2f} | {row['p_bubble']:.2f} | "
+            f"| {label} at once | jump {x:.3g}, elasticity {y:.2f} | {row['p_bubble']:.2f} | {increment} | "
             f"{_pct(row['median_peak_overcapacity'])} |"
         )
     g = res.summaries["gradual-10x"]
     lines.append(
-        f"| steady 10x/yr | gradual-10x scenario runs | {np.mean([s['bubble'] for s in g]):.2f} | "
-        f"{_pct(float(np.median([s['peak_overcapacity'] for s in g])))} |"
+        f"| steady 10x/yr | gradual-10x scenario runs | {fmt_share(share([s['bubble'] for s in g]))} | "
+        f"n/a | {_pct(float(np.median([s['peak_overcapacity'] for s in g])))} |"
     )
     return "\n".join(lines)
+
+
+def _mean_interval(effects: pd.Series) -> tuple[float, float, float]:
+    """Paired effects (with minus without, per seed): their mean and interval."""
+    d = effects.astype(float).to_numpy()
+    return paired_difference(d, np.zeros(d.size))
+
+
+def increment_figure(res: Results) -> Figure:
+    """P(bubble with the discovery) - P(bubble without) per cell of the phase sweep: the
+    discovery's own contribution, which the level of P(bubble) hides where the market bubbles
+    anyway (low elasticities)."""
+    e = res.point_effects
+    cells = e.groupby(["demand_elasticity", "jump_size"])["bubble_effect"].mean().unstack()
+    fig = Figure(figsize=(7.5, 5), layout="constrained")
+    ax = fig.subplots()
+    mesh = ax.imshow(cells.to_numpy(), origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(cells.shape[1]), [f"{v:.3g}" for v in cells.columns])
+    ax.set_yticks(range(cells.shape[0]), [f"{v:.2f}" for v in cells.index])
+    for i in range(cells.shape[0]):
+        for j in range(cells.shape[1]):
+            ax.text(j, i, f"{cells.iat[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xlabel("discovery size [x efficiency]")
+    ax.set_ylabel("long-run demand elasticity [-]")
+    ax.set_title("P(bubble) with the discovery minus without it (same seeds)")
+    fig.colorbar(mesh, ax=ax, label="increment in P(bubble) [probability]")
+    return fig
 
 
 def point_effects_table(res: Results) -> str:
@@ -713,7 +837,7 @@ def point_effects_table(res: Results) -> str:
         "replicate r the same seed in every cell, so the jump-size-1 column is every cell's "
         "counterfactual. Median [5 %, 95 %] over the seeds.",
         "",
-        "| jump size | peak overcapacity | months in bubble | capex drawdown | write-offs |",
+        "| jump size | peak overcapacity | months in bubble episodes | capex drawdown | write-offs |",
         "|---|---|---|---|---|",
     ]
     pp = lambda v: f"{100 * v:+.0f} pp"  # noqa: E731
@@ -747,7 +871,9 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         + ".",
         f"- A fact or anchor PASSES when its tolerance holds in at least {PASS_SHARE:.0%} of the seeds "
         "(the count is shown). Tolerances come from the observed figures, not from the model's output.",
-        "- Intervals are median [5 %, 95 %] over the seeds.",
+        "- Probabilities are shares of seeds with their 95 % Wilson interval, `p [low, high]`; "
+        "increments (with minus without a discovery, same seeds) carry a 95 % interval from the "
+        "per-seed differences. Other intervals are median [5 %, 95 %] over the seeds.",
     ]
     if res.sweep_note:
         settings.append(
@@ -768,13 +894,30 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "",
         "## Scenarios",
         "",
-        "Each shipped scenario over the seeds. P(bubble): share of seeds where the bubble state "
-        "(utilization below 60 % while demand grows slower than capacity, for 6 months) occurs. "
-        "Reabsorption: months from the bubble's onset until utilization is back at the 85 % target "
-        "(only runs with a bubble).",
+        "Each shipped scenario over the seeds. A **glut** is an episode of at least 6 months "
+        "(recoveries of 2 months or less do not end it) in which utilization is below 60 % and "
+        "the compute demanded at the market price is below the capacity in service; its months "
+        "count from onset. A **bubble** is a glut that becomes a financial event: the builders "
+        "impair at least 10 % of the fleet's book value at onset while it lasts. A **burst** is "
+        "the trailing 12-month capex down 40 % from its peak between a glut's onset and 12 months "
+        "after its end; capex cut in scarcity is not a burst. Glut months, lowest utilization, "
+        "impairment and reabsorption (months from onset until utilization is back at the 85 % "
+        "target) are over the runs with a glut. Thresholds: `bubble.*` in `config/baseline.yaml`; "
+        "how the probabilities move with them is shown below.",
         "",
         scenario_table(res),
         "",
+        "Write-offs over the run by cause: most of the baseline's are GPUs that fail (9 %/year of "
+        "book value), not a glut's losses.",
+        "",
+        write_off_table(res),
+        "",
+        "### How much of P(bubble) is a threshold",
+        "",
+        "The same runs read again at other detector thresholds (no re-run: episodes are found in "
+        "the saved series). Each cell: P(glut) / P(bubble).",
+        "",
+        *[line for name in ROBUST_SCENARIOS for line in (f"**{name}**", "", robustness_table(res, name), "")],
         "## Paired counterfactuals: the discovery's effect",
         "",
         "Each discovery scenario against the same seed without its discovery (`jump_size=1`; every "
@@ -782,6 +925,15 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "the seeds. The same comparison per design point of the phase sweep follows the phase diagram.",
         "",
         effects_table(res),
+        "",
+        "Signs: a discovery lowers total capex and raises idle capacity, so the builders buy less "
+        "and write off less through failures (fewer GPUs to fail) while impairing more; "
+        "the long-run compute demand elasticity is the mean log ratio of compute demand with and "
+        "without the discovery over the last 24 months, per log of its size: above 0 the "
+        "discovery raised compute demand (the Jevons paradox), below 0 it left less demand for "
+        "compute than without it. With constant-elasticity users and a frictionless market it "
+        "would be eps - 1 (+0.1 at eps = 1.1); it is below that here because the glut cuts "
+        "investment, the smaller fleet keeps rents higher, and users' spending is capped.",
         "",
         crn_note(res),
         "",
@@ -799,6 +951,13 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
             "![phase diagram](phase-jump-elasticity.png)",
             "",
             phase_summary(res),
+            "",
+            "Where demand is inelastic the market bubbles with or without a discovery (Jevons "
+            "arithmetic: background progress alone shrinks compute demand), so the level of "
+            "P(bubble) overstates what the discovery does. The discovery's own contribution is the "
+            "paired increment, P(bubble) with it minus without it on the same seeds and elasticity:",
+            "",
+            "![P(bubble) increment](phase-increment.png)",
             "",
             "### Sweep-level counterfactuals: the discovery's effect per design point",
             "",
@@ -819,7 +978,7 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "",
         "## Stylised facts: observed vs simulated",
         "",
-        "From `CALIBRATION.md` (facts 1-4). Simulated: median (min to max) over the seeds.",
+        "From `docs/sources.md` (stylised facts 1-4). Simulated: median (min to max) over the seeds.",
         "",
         check_table(facts),
         "",
@@ -875,5 +1034,7 @@ def build_report(out: Path, opts: Options) -> dict[str, Any]:
     _explain_calibration(calib)
     _save(facts_figure(res), out / "stylised-facts.png")
     _save(effects_figure(res), out / "counterfactual-effects.png")
+    if res.point_effects is not None and not res.point_effects.empty:
+        _save(increment_figure(res), out / "phase-increment.png")
     (out / "README.md").write_text(markdown(res, facts, calib))
     return {"facts": facts, "calibration": calib, "results": res}

@@ -315,10 +315,10 @@ def _scroll(inner_html: str, cls: str) -> solara.Element:
 def _figure(
     model: VizMarket, title: str, draw: Callable[[Axes, pd.DataFrame, pd.Series, list], None]
 ) -> Figure:
-    """One live view: calendar years on x over the whole horizon, bubble months shaded."""
+    """One live view: calendar years on x over the whole horizon, glut months shaded."""
     df = model.frame()
     x = plots._years(df)
-    spans = plots._bubble_spans(x, plots.bubble_mask(df["bubble_state"])) if "bubble_state" in df else []
+    spans = plots._bubble_spans(x, plots.bubble_mask(df["glut"])) if "glut" in df else []
     fig = Figure(figsize=FIGSIZE)
     ax = fig.subplots()
     draw(ax, df, x, spans)
@@ -428,7 +428,7 @@ def efficiency_figure(model: VizMarket) -> Figure:
 
 
 def bubble_figure(model: VizMarket) -> Figure:
-    """The thesis' two ingredients as tracks, the bubble they make, and the capex burst."""
+    """The thesis' two ingredients as tracks, the glut they make, and the capex burst."""
     cfg = model.config.bubble
     df = model.frame()
     x = plots._years(df)
@@ -437,14 +437,14 @@ def bubble_figure(model: VizMarket) -> Figure:
     drawdown = pd.to_numeric(df["capex_drawdown"], errors="coerce").fillna(0)
     tracks = [
         ("overcapacity", f"overcapacity\n(util. < {100 * cfg.utilization_threshold:.0f}%)", "tab:orange"),
-        ("weak_demand", "weak demand\n(grows < capacity)", "tab:blue"),
-        ("bubble_state", f"BUBBLE\n(both, {cfg.persistence_months}+ mo.)", "tab:red"),
+        ("weak_demand", "weak demand\n(below capacity)", "tab:blue"),
+        ("glut", f"GLUT\n(both; episode {cfg.persistence_months}+ mo.)", "tab:red"),
         ("burst", f"capex burst\n(≥{100 * cfg.capex_drawdown_threshold:.0f}% off peak)", "black"),
     ]
     flags = {
         "overcapacity": df["overcapacity"].astype(bool),
         "weak_demand": df["weak_demand"].astype(bool),
-        "bubble_state": df["bubble_state"].astype(bool),
+        "glut": df["glut"].astype(bool),
         "burst": drawdown >= cfg.capex_drawdown_threshold,
     }
     for row, (key, _label, colour) in enumerate(tracks):
@@ -464,9 +464,10 @@ def bubble_figure(model: VizMarket) -> Figure:
     bottom.set_ylabel("%", fontsize=8)
     bottom.legend(loc="lower left", fontsize=6.5, framealpha=0.85, ncols=2)
     bottom.set_xlabel("calendar year", fontsize=8)
-    now = bool(flags["bubble_state"].iloc[-1])
-    months = int(model.bubble.run_length)
-    state = f"BUBBLE NOW ({months} months of both)" if now else "no bubble now"
+    glut = flags["glut"].to_numpy(bool)
+    now = bool(glut[-1])
+    months = len(glut) - int(np.flatnonzero(~glut)[-1]) - 1 if (~glut).any() else len(glut)
+    state = f"GLUT NOW ({months} months of both)" if now else "no glut now"
     top.set_title(f"Bubble indicator: {state}", fontsize=10, color="tab:red" if now else "black")
     start = model.config.run.start_year
     for a in (top, bottom):
@@ -724,14 +725,14 @@ def RunStatus(model: VizMarket):
     """Where the run stands: month, bubble or not, the two ingredients, what is in force."""
     _counter()
     m = model.metrics
-    bubble = bool(m.get("bubble_state"))
+    bubble = bool(m.get("glut"))
     with solara.Column(gap="2px", classes=["aibubble-status"]):
         colour = "#c62828" if bubble else "#2e7d32"
         solara.HTML(
             tag="div",
             unsafe_innerHTML=(
                 f"<b>Month {model.steps}</b> of {model.config.run.steps} ({_month(model, model.steps)}) · "
-                f"<b style='color:{colour}'>{'BUBBLE' if bubble else 'no bubble'}</b> · "
+                f"<b style='color:{colour}'>{'GLUT' if bubble else 'no glut'}</b> · "
                 f"utilization {_pct(m['utilization'])} · "
                 f"spot ${m['spot_price_usd_per_gpu_hour']:.2f} per H100e-hour · "
                 f"frontier ×{m['frontier_efficiency']:.3g} · labs alive {m['labs_alive']}"

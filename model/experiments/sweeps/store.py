@@ -391,10 +391,12 @@ class SweepStore:
 
 
 def flat_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """A run summary as flat columns: the event counts become `events_<kind>`; the seed is in the design."""
+    """A run summary as flat columns: the event counts become `events_<kind>`; the seed is in the
+    design; the list of glut episodes stays in the run's own result file (its counts and totals
+    are columns already)."""
     out: dict[str, Any] = {}
     for key, value in summary.items():
-        if key == "seed":
+        if key in ("seed", "episodes"):
             continue
         if key == "events" and isinstance(value, dict):
             out.update({f"events_{k}": int(v) for k, v in value.items()})
