@@ -63,7 +63,7 @@ def jevons_ratio(demand: np.ndarray, efficiency: np.ndarray, start: int) -> floa
 
 def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) -> dict[str, Any]:
     """What a run found, from its model-level frame (one row per month) and event log, as
-    plain JSON-ready numbers (see DESIGN.md, 'What a run reports')."""
+    plain JSON-ready numbers (see docs/design.md#what-a-run-reports)."""
     state = df["bubble_state"].to_numpy(bool)
     util = df["utilization"].to_numpy(float)
     first = int(np.argmax(state)) if state.any() else None
