@@ -10,7 +10,7 @@ reference price falls, so cheaper compute buys bigger runs, but with a lag. At 0
 default) that demand has a flat part, and the clearing price jumps between scarcity and an
 ask as the reference crosses it; at 1 training is unit elastic everywhere, without a kink.
 When demand at the cap exceeds supply, everyone is rationed pro rata: the scarcity premium
-and rationing of DESIGN.md.
+and rationing of docs/design.md#mechanisms.
 
 `allocate` is the month's compute market as a whole: reserved capacity first, then the spot
 market for the rest.

@@ -1,7 +1,9 @@
 """Typed, validated scenario configuration.
 
 One pydantic model per section; every field carries its unit and source so that
-`aibubble show` can print them and a reader never guesses what a number means.
+`aibubble show` can print them and a reader never guesses what a number means. A source
+names its entry in docs/sources.md (`sources.md#epoch-chip-counts`) or, for a design choice,
+in docs/design.md (`design.md#agent-counts`); "hypothesis" marks a value no data pins down.
 Scenario YAML files in `config/` either hold a full configuration or `extends` another
 scenario and override a few keys.
 """
@@ -54,7 +56,9 @@ class Section(BaseModel):
 
 
 class RunConfig(Section):
-    steps: int = P(120, "months", "DESIGN.md: default horizon 120 months", ge=1, le=1200)
+    steps: int = P(
+        120, "months", "design choice (design.md#horizon): default horizon 120 months", ge=1, le=1200
+    )
     start_year: float = P(2024.0, "calendar year", "hypothesis: month 0 = January 2024", ge=1990, le=2100)
     seed: int = P(42, "-", "any integer; the default seed of a run", ge=0)
 
@@ -63,7 +67,7 @@ class EfficiencyConfig(Section):
     background_progress_per_year: float = P(
         2.0,
         "x per year",
-        "Ho et al. 2024 (Epoch AI): 2.8x/yr in all; 2.0x here is the smooth part, "
+        "Ho et al. 2024 (sources.md#ho-2024): 2.8x/yr in all; 2.0x here is the smooth part, "
         "stochastic discoveries add the rest (~1.4x/yr)",
         ge=1.0,
         le=1000.0,
@@ -71,7 +75,7 @@ class EfficiencyConfig(Section):
     hardware_doubling_years: float = P(
         2.5,
         "years",
-        "Hobbhahn & Besiroglu 2022 (Epoch AI): FLOP/$ doubles every 2.2-2.7 years",
+        "Hobbhahn & Besiroglu 2022 (sources.md#hobbhahn-besiroglu-2022): FLOP/$ doubles every 2.2-2.7 years",
         gt=0.1,
         le=50,
     )
@@ -106,7 +110,7 @@ class DiscoveryConfig(Section):
 
 
 class ArchitectConfig(Section):
-    count: int = P(100, "agents", "DESIGN.md: 50-200 architects", ge=0, le=5000)
+    count: int = P(100, "agents", "design choice (design.md#agent-counts): 50-200 architects", ge=0, le=5000)
     productivity_dispersion: float = P(
         1.0,
         "sd of log productivity",
@@ -124,49 +128,74 @@ class ArchitectConfig(Section):
         ge=0,
         le=100,
     )
-    gain_min: float = P(1.1, "x efficiency", "DESIGN.md: gains mostly 1.1-2x", gt=1.0, le=10)
+    gain_min: float = P(
+        1.1, "x efficiency", "design choice (design.md#discovery-gains): gains mostly 1.1-2x", gt=1.0, le=10
+    )
     gain_tail_alpha: float = P(
         2.7, "-", "hypothesis: Pareto tail, P(gain>2x)~20%, P(gain>10x)~0.3%", gt=0.2, le=20
     )
-    gain_max: float = P(100.0, "x efficiency", "DESIGN.md: rarely 10-100x", ge=1.0, le=1e4)
+    gain_max: float = P(
+        100.0, "x efficiency", "design choice (design.md#discovery-gains): rarely 10-100x", ge=1.0, le=1e4
+    )
     openness: float = P(
         0.6, "probability", "hypothesis: share of lab discoveries published openly", ge=0, le=1
     )
 
 
 class HyperscalerConfig(Section):
-    count: int = P(6, "agents", "DESIGN.md: 5-10 hyperscalers", ge=1, le=50)
+    count: int = P(6, "agents", "design choice (design.md#agent-counts): 5-10 hyperscalers", ge=1, le=50)
     size_dispersion: float = P(
         0.5, "sd of log size", "hypothesis: the big four hold most of the cloud fleet", ge=0, le=5
     )
     initial_capacity_h100e: float = P(
-        1.5e6, "H100e", "Epoch AI ai-chip-counts: ~1.4M H100e shipped 2022-23, ~2/3 held by clouds", gt=0
+        1.5e6,
+        "H100e",
+        "Epoch AI ai-chip-counts (sources.md#epoch-chip-counts): ~1.4M H100e shipped 2022-23, "
+        "~2/3 held by clouds",
+        gt=0,
     )
     initial_growth_per_year: float = P(
-        3.0, "x per year", "Epoch AI: installed compute grows ~3.3x/yr (2.7-4.1)", ge=1.0, le=20
+        3.0,
+        "x per year",
+        "Epoch AI (sources.md#epoch-chip-counts): installed compute grows ~3.3x/yr (2.7-4.1)",
+        ge=1.0,
+        le=20,
     )
     opex_usd_per_gpu_hour: float = P(
         0.45,
         "USD per physical GPU-hour",
-        "hypothesis: ~1.2 kW all-in at ~$0.08/kWh plus staff and network, below the $1.65 breakeven",
+        "hypothesis: ~1.2 kW all-in at ~$0.08/kWh plus staff and network, below the $1.65 breakeven "
+        "(sources.md#latent-space-breakeven)",
         gt=0,
     )
     ask_markup: float = P(
         1.0,
         "fraction over opex",
         "hypothesis: few large clouds do not rent below ~2x operating cost; the Oct-2025 H100 low "
-        "($1.70, SemiAnalysis) sat near the $1.65 breakeven",
+        "($1.70, sources.md#semianalysis-rental) sat near the $1.65 breakeven",
         ge=0,
         le=10,
     )
     book_life_months: int = P(
-        72, "months", "10-K filings: 6-year server lives (MSFT, GOOGL, CoreWeave)", ge=6, le=240
+        72,
+        "months",
+        "10-K filings (sources.md#company-filings): 6-year server lives (MSFT, GOOGL, CoreWeave)",
+        ge=6,
+        le=240,
     )
     max_age_months: int = P(
-        108, "months", "hypothesis: 9 years; A100s still rented 6 years on (CALIBRATION.md)", ge=12, le=360
+        108,
+        "months",
+        "hypothesis: 9 years; A100s still rented 6 years on (sources.md#gpu-economic-life)",
+        ge=12,
+        le=360,
     )
     failure_rate_per_year: float = P(
-        0.09, "fraction per year", "[est] from Meta's Llama-3 training report", ge=0, le=1
+        0.09,
+        "fraction per year",
+        "[est] from Meta's Llama-3 training report (sources.md#llama-3)",
+        ge=0,
+        le=1,
     )
     target_utilization: float = P(0.85, "fraction", "hypothesis: planned headroom", gt=0.1, le=1)
     forecast_window_months: int = P(12, "months", "hypothesis: trailing window for growth", ge=2, le=60)
@@ -195,7 +224,7 @@ class HyperscalerConfig(Section):
     core_cash_flow_usd_per_month: float = P(
         40e9,
         "USD per month (all hyperscalers)",
-        "company filings: Big-4 operating cash flow ~ $480B in 2024",
+        "company filings (sources.md#company-filings): Big-4 operating cash flow ~ $480B in 2024",
         ge=0,
     )
     core_cash_flow_growth_per_year: float = P(
@@ -204,12 +233,16 @@ class HyperscalerConfig(Section):
     capex_share_of_core_cash_flow: float = P(
         0.6,
         "fraction",
-        "company filings: 2025 capex ~$410B of ~$560B op. cash flow, ~1/2 on servers",
+        "company filings (sources.md#company-filings): 2025 capex ~$410B of ~$560B op. cash flow, "
+        "~1/2 on servers (sources.md#capex-server-share)",
         ge=0,
         le=2,
     )
     initial_cash_usd: float = P(
-        200e9, "USD (all hyperscalers)", "company filings: Big-4 net cash, rounded", ge=0
+        200e9,
+        "USD (all hyperscalers)",
+        "company filings (sources.md#company-filings): Big-4 net cash, rounded",
+        ge=0,
     )
     max_debt_to_book: float = P(0.5, "fraction of book value", "hypothesis: borrowing capacity", ge=0, le=5)
     interest_rate_per_year: float = P(
@@ -219,7 +252,11 @@ class HyperscalerConfig(Section):
         0.2, "fraction of order value", "hypothesis: deposit forfeited on cancelled GPU orders", ge=0, le=1
     )
     discount_rate_per_year: float = P(
-        0.12, "fraction per year", "Latent Space: 12% IRR used for the H100 breakeven", ge=0, le=1
+        0.12,
+        "fraction per year",
+        "Latent Space (sources.md#latent-space-breakeven): 12% IRR used for the H100 breakeven",
+        ge=0,
+        le=1,
     )
     realised_price_smoothing: float = P(
         0.3,
@@ -229,7 +266,11 @@ class HyperscalerConfig(Section):
         le=1,
     )
     impairment_test_interval_months: int = P(
-        3, "months", "ASC 360 practice: assets are tested when a quarter's results indicate it", ge=1, le=24
+        3,
+        "months",
+        "ASC 360 practice (sources.md#asc-360): assets are tested when a quarter's results indicate it",
+        ge=1,
+        le=24,
     )
     debt_repayment_share_of_cash: float = P(
         0.1,
@@ -241,7 +282,7 @@ class HyperscalerConfig(Section):
 
 
 class LabConfig(Section):
-    count: int = P(20, "agents", "DESIGN.md: 10-30 labs", ge=1, le=200)
+    count: int = P(20, "agents", "design choice (design.md#agent-counts): 10-30 labs", ge=1, le=200)
     size_dispersion: float = P(
         0.8, "sd of log size", "hypothesis: a few frontier labs hold most of the market", ge=0, le=5
     )
@@ -252,7 +293,10 @@ class LabConfig(Section):
         gt=0,
     )
     initial_cash_usd: float = P(
-        60e9, "USD (all labs)", "press reports: OpenAI, Anthropic, xAI etc. raised tens of $B by 2024", ge=0
+        60e9,
+        "USD (all labs)",
+        "press reports (sources.md#press-lab-finance): OpenAI, Anthropic, xAI etc. raised tens of $B by 2024",
+        ge=0,
     )
     min_markup: float = P(
         0.0, "fraction over compute cost", "hypothesis: labs do not sell inference below cost", ge=-0.9, le=5
@@ -287,7 +331,11 @@ class LabConfig(Section):
         le=100,
     )
     funding_interval_months: int = P(
-        12, "months", "press reports: frontier labs raise roughly once a year", ge=1, le=120
+        12,
+        "months",
+        "press reports (sources.md#press-lab-finance): frontier labs raise roughly once a year",
+        ge=1,
+        le=120,
     )
     funding_runway_months: float = P(
         12, "months of compute spending", "hypothesis: labs raise when cash falls below this", ge=1, le=120
@@ -305,7 +353,7 @@ class LabConfig(Section):
     funding_revenue_years: float = P(
         2.0,
         "years of revenue per round",
-        "press reports: OpenAI raised $40B in 2025 on ~$13B revenue (~3x)",
+        "press reports (sources.md#press-lab-finance): OpenAI raised $40B in 2025 on ~$13B revenue (~3x)",
         ge=0,
         le=50,
     )
@@ -319,11 +367,28 @@ class UserConfig(Section):
         10_000, "segments", "resolution choice: weights keep the market size fixed", ge=10, le=10_000_000
     )
     potential_users: float = P(
-        3.0e9, "people and firms", "hypothesis: over half of the ~5.5B internet users", gt=0
+        3.0e9,
+        "people and firms",
+        "hypothesis: over half of the ~5.5B internet users (sources.md#itu-internet-users)",
+        gt=0,
     )
-    initial_adoption: float = P(0.08, "fraction", "OpenAI: ~100-300M weekly users in 2024", ge=0, le=1)
-    bass_p: float = P(0.03, "per year", "Sultan, Farley & Lehmann 1990: p ~ 0.03", ge=0, le=5)
-    bass_q: float = P(0.38, "per year", "Sultan, Farley & Lehmann 1990: q ~ 0.38", ge=0, le=20)
+    initial_adoption: float = P(
+        0.08, "fraction", "OpenAI (sources.md#openai-users): ~100-300M weekly users in 2024", ge=0, le=1
+    )
+    bass_p: float = P(
+        0.03,
+        "per year",
+        "Sultan, Farley & Lehmann 1990 (sources.md#sultan-farley-lehmann-1990): p ~ 0.03",
+        ge=0,
+        le=5,
+    )
+    bass_q: float = P(
+        0.38,
+        "per year",
+        "Sultan, Farley & Lehmann 1990 (sources.md#sultan-farley-lehmann-1990): q ~ 0.38",
+        ge=0,
+        le=20,
+    )
     adoption_price_elasticity: float = P(
         0.05, "-", "hypothesis: cheaper AI widens the adopting market; 0 = pure Bass", ge=0, le=5
     )
@@ -341,7 +406,12 @@ class UserConfig(Section):
     )
     usage_dispersion: float = P(1.0, "sd of log usage", "hypothesis: heavy users vs light users", ge=0, le=5)
     demand_elasticity: float = P(
-        1.1, "-", "NBER 'The Emerging Market for Intelligence': LLM API elasticity ~ -1.1", ge=0, le=5
+        1.1,
+        "-",
+        "NBER 'The Emerging Market for Intelligence' (sources.md#nber-intelligence-market): "
+        "LLM API elasticity ~ -1.1 [2nd]",
+        ge=0,
+        le=5,
     )
     adjustment_per_month: float = P(
         0.1,
@@ -375,14 +445,21 @@ class GpuMarketConfig(Section):
     price_usd_per_h100e: float = P(
         40_000.0,
         "USD per installed H100e",
-        "[est] $26k per H100e (Epoch AI) plus servers, network and data-centre share",
+        "[est] $26k per H100e (sources.md#epoch-chip-counts) plus servers, network and data-centre share",
         gt=0,
     )
     production_h100e_per_month: float = P(
-        0.28e6, "H100e per month", "Epoch AI: 3.33M H100e shipped by Nvidia in 2024", gt=0
+        0.28e6,
+        "H100e per month",
+        "Epoch AI (sources.md#epoch-chip-counts): 3.33M H100e shipped by Nvidia in 2024",
+        gt=0,
     )
     production_growth_per_year: float = P(
-        2.0, "x per year", "Epoch AI: 3.3M (2024) -> 8.9M (2025), when orders are backlogged", ge=1, le=20
+        2.0,
+        "x per year",
+        "Epoch AI (sources.md#epoch-chip-counts): 3.3M (2024) -> 8.9M (2025), when orders are backlogged",
+        ge=1,
+        le=20,
     )
     production_growth_halflife_years: float = P(
         4.0, "years", "hypothesis: fab and packaging expansion slows as the industry matures", gt=0, le=1000
@@ -400,15 +477,22 @@ class GpuMarketConfig(Section):
 
 class ComputeMarketConfig(Section):
     initial_price_usd_per_gpu_hour: float = P(
-        3.0, "USD per H100e-hour", "SemiAnalysis: $2.99 (Oct 2024) after the $8-12 2023 peak", gt=0
+        3.0,
+        "USD per H100e-hour",
+        "SemiAnalysis (sources.md#semianalysis-rental): $2.99 (Oct 2024) after the $8-12 2023 peak",
+        gt=0,
     )
     max_price_usd_per_gpu_hour: float = P(
-        12.0, "USD per H100e-hour", "SemiAnalysis: $8-12/hr at the 2023 peak", gt=0
+        12.0,
+        "USD per H100e-hour",
+        "SemiAnalysis (sources.md#semianalysis-rental): $8-12/hr at the 2023 peak",
+        gt=0,
     )
     max_price_change_per_month: float = P(
         1.25,
         "factor per month",
-        "hypothesis: posted rental prices move at most 25%/month (H100: -80% over ~2 years)",
+        "hypothesis: posted rental prices move at most 25%/month (H100: -80% over ~2 years, "
+        "sources.md#semianalysis-rental)",
         ge=1.0,
         le=100,
     )
@@ -425,7 +509,11 @@ class ComputeMarketConfig(Section):
 
 class BubbleConfig(Section):
     utilization_threshold: float = P(
-        0.6, "fraction", "hypothesis; telecom: lit networks ~35% used in 2001", gt=0, lt=1
+        0.6,
+        "fraction",
+        "hypothesis; telecom (sources.md#fact-telecom): lit networks ~35% used in 2001",
+        gt=0,
+        lt=1,
     )
     persistence_months: int = P(
         6, "months", "hypothesis: two quarters below the threshold is a glut, not a blip", ge=1, le=120
@@ -442,12 +530,16 @@ class BubbleConfig(Section):
         0.1,
         "fraction of book value at onset",
         "hypothesis: a glut that impairs a tenth of the fleet is a financial event for its "
-        "owners (telecom carriers wrote off most of their fibre); range 0.05-0.25",
+        "owners (telecom carriers wrote off most of their fibre, sources.md#fact-telecom); range 0.05-0.25",
         gt=0,
         le=1,
     )
     capex_drawdown_threshold: float = P(
-        0.4, "fraction from peak", "telecom: carrier capex -42% in two years", gt=0, le=1
+        0.4,
+        "fraction from peak",
+        "telecom (sources.md#fact-telecom): carrier capex -42% in two years",
+        gt=0,
+        le=1,
     )
 
 

@@ -46,7 +46,7 @@ class BubbleTracker:
 
 def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) -> dict[str, Any]:
     """What a run found, from its model-level frame (one row per month) and event log, as
-    plain JSON-ready numbers (see DESIGN.md, 'What a run reports')."""
+    plain JSON-ready numbers (see docs/design.md#what-a-run-reports)."""
     util = df["utilization"].to_numpy(float)
     episodes = find_episodes(df, cfg.bubble)
     bubbles = [e for e in episodes if e.bubble]
