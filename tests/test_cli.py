@@ -33,6 +33,13 @@ RUN_FILES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _in_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test in its own empty folder: a command falling back to its default output
+    (runs/, runs/compare-<timestamp>.png) writes there, never into the repository's runs/."""
+    monkeypatch.chdir(tmp_path)
+
+
 def aibubble_executable() -> str:
     """The console script installed next to this Python (the venv), else the one on PATH."""
     beside = Path(sys.executable).with_name("aibubble")
@@ -136,6 +143,7 @@ def test_a_mistake_typed_in_a_shell_gives_one_error_line_and_no_traceback(tmp_pa
             "--out",
             str(out),
         ],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,

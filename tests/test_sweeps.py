@@ -1,6 +1,7 @@
 """Sweeps: specs are validated up front, every run is written once, a killed sweep resumes to the
 same results, a Dask cluster gives the same results as local processes, a failing run is
-recorded and the rest finish, and the driver's memory does not grow with the number of runs.
+recorded and the rest finish, a lost worker costs no run, no worker outlives a killed driver,
+and the driver's memory does not grow with the number of runs.
 
 Runs are tiny (200 user segments, 24 months) so that the real model runs in every test.
 """
@@ -16,17 +17,20 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil  # a dependency of dask[distributed]
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from model.cli.sweeps import analyze, sweep
 from model.experiments.sweeps import SpecError, parse_spec, prepare
+from model.experiments.sweeps.design import RowReader
 
 REPO = Path(__file__).resolve().parent.parent
 N_RUNS = 12
@@ -120,6 +124,62 @@ def test_sobol_needs_a_power_of_two_and_morris_an_even_number_of_levels():
         parse_spec({**GRID, "design": morris}, "s")
 
 
+NAN, INF = float("nan"), float("inf")
+NON_FINITE = [
+    ({"kind": "grid", "params": {"jump_size": {"values": [10, NAN]}}}, "params.jump_size.values.1"),
+    ({"kind": "grid", "params": {"jump_size": {"min": 1, "max": INF, "num": 3}}}, "params.jump_size.max"),
+    ({"kind": "list", "points": [{"jump_size": 10}, {"jump_size": -INF}]}, "points.1.jump_size"),
+    ({"kind": "lhs", "samples": 4, "params": {"jump_size": {"min": NAN, "max": 9}}}, "params.jump_size.min"),
+]
+
+
+@pytest.mark.parametrize(("design", "key"), NON_FINITE)
+def test_nan_or_infinity_anywhere_in_a_design_is_refused_by_its_key(design, key):
+    with pytest.raises(SpecError, match=rf"key 'design\.{re.escape(key)}' = -?(nan|inf): .*finite"):
+        parse_spec({**GRID, "design": design}, "s")
+
+
+def test_a_huge_grid_is_measured_from_the_spec_and_refused_in_a_moment(tmp_path):
+    huge = {
+        "jump_size": {"min": 1, "max": 1000, "num": 2000},
+        "demand_elasticity": {"min": 0.3, "max": 2, "num": 2000},
+    }
+    spec = write_spec(tmp_path, {**GRID, "replicates": 5, "design": {"kind": "grid", "params": huge}})
+    t0 = time.perf_counter()
+    result = CliRunner().invoke(sweep, [str(spec), "--dry-run", "--out", str(tmp_path / "out")])
+    assert time.perf_counter() - t0 < 10  # enumerating 20 million runs would take minutes
+    assert result.exit_code == 2
+    assert "4000000 design points x 5 replicates = 20000000 runs" in result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: {spec}: 4,000,000 design points x 5 replicates = 20,000,000 runs, above the limit of "
+        "1,000,000 (--allow-large runs it anyway)"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dry_run_prints_an_estimated_run_time_before_the_plan(tmp_path):
+    result = invoke(sweep, write_spec(tmp_path, GRID), "--dry-run", "--workers", 2, "--out", tmp_path / "out")
+    lines = result.output.splitlines()
+    (estimate,) = [i for i, line in enumerate(lines) if "estimated run time" in line]
+    assert re.search(r"~[\d.e+-]+ (s|min|h|days) for 12 runs on 2 workers", lines[estimate]), lines[estimate]
+    assert estimate < next(i for i, line in enumerate(lines) if "distinct values" in line)
+
+
+def test_the_size_computed_from_a_spec_is_the_size_of_its_design():
+    ranges = {"jump_size": {"min": 1, "max": 1000, "log": True}, "jump_month": {"min": 1, "max": 12}}
+    designs = [
+        GRID["design"],
+        {"kind": "list", "points": [{"jump_size": 2.0}, {"jump_size": 3.0}, {"jump_month": 4}]},
+        {"kind": "lhs", "samples": 5, "params": ranges},
+        {"kind": "sobol", "samples": 4, "params": ranges},
+        {"kind": "sobol", "samples": 4, "params": ranges, "second_order": True},
+        {"kind": "morris", "trajectories": 3, "params": ranges},
+    ]
+    for design in designs:
+        spec = parse_spec({**GRID, "replicates": 3, "design": design}, "s")
+        assert spec.n_runs == len(prepare(spec, "s").design), design
+
+
 def test_a_log_range_needs_a_positive_minimum():
     bad = {
         **GRID,
@@ -164,11 +224,18 @@ def test_designs_have_the_sizes_their_schemes_promise_and_stay_in_range():
         assert d["jump_month"].dtype == "int64" and d["jump_month"].between(1, 12).all()
 
 
-def test_a_list_design_runs_exactly_its_points():
+def test_a_list_design_runs_exactly_its_points_and_records_the_base_value_of_keys_left_out():
+    from model.config import load_config
+
     points = [{"jump_size": 10.0}, {"jump_size": 100.0, "users.demand_elasticity": 0.5}]
-    d = design_of({**GRID, "replicates": 1, "design": {"kind": "list", "points": points}})
+    spec = parse_spec({**GRID, "replicates": 1, "design": {"kind": "list", "points": points}}, "s")
+    prepared = prepare(spec, "s")
+    d = prepared.design
+    base = load_config("sudden-100x", GRID["fixed"]).users.demand_elasticity
     assert d["jump_size"].tolist() == [10.0, 100.0]
-    assert d["users.demand_elasticity"].isna().tolist() == [True, False]
+    assert d["users.demand_elasticity"].tolist() == [base, 0.5]  # what ran, not NaN
+    first = prepared.task(RowReader(d)[0])
+    assert first["overrides"]["users.demand_elasticity"] == base
 
 
 # ------------------------------------------------------------------------------------ running
@@ -315,7 +382,7 @@ def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_the_others_
     assert pd.read_parquet(folder / "status.parquet")["attempts"].tolist() == [1, 2, 1]
 
 
-def test_a_worker_process_killed_mid_sweep_fails_only_its_runs_and_a_retry_completes_them(
+def test_a_worker_process_killed_mid_sweep_costs_no_run_its_runs_are_resubmitted_automatically(
     uninterrupted, tmp_path
 ):
     from model.experiments.sweeps import create_sweep, run_sweep
@@ -331,13 +398,132 @@ def test_a_worker_process_killed_mid_sweep_fails_only_its_runs_and_a_retry_compl
             os.kill(payload["meta"]["pid"], signal.SIGKILL)
 
     outcome = run_sweep(store, prepared, workers=2, progress=False, on_record=kill_a_worker)
-    assert outcome.failed >= 1 and outcome.ok + outcome.failed == N_RUNS and outcome.pending == 0
-    failed = [r for r in ledger(store.root) if r["status"] == "failed"]
-    assert all("BrokenProcessPool" in r["traceback"] for r in failed)
-
-    retry = run_sweep(store, prepared, workers=2, progress=False, retry_failed=True)
-    assert (retry.ok, retry.failed, retry.ran) == (N_RUNS, 0, outcome.failed)
+    assert (outcome.ok, outcome.failed, outcome.pending) == (N_RUNS, 0, 0)
+    assert outcome.retried >= 1 and outcome.ran == N_RUNS
+    records = ledger(store.root)
+    lost = [r for r in records if r["status"] == "lost"]
+    assert len(lost) == outcome.retried
+    assert all("BrokenProcessPool" in r["traceback"] for r in lost)
+    for r in lost:  # each lost attempt is followed by the run's next attempt, which finished
+        later = [x for x in records if x["run_id"] == r["run_id"] and x["attempt"] == r["attempt"] + 1]
+        assert [x["status"] for x in later] in (["ok"], ["lost"]), later
+    status = pd.read_parquet(store.root / "status.parquet").set_index("run_id")
+    assert (status["status"] == "ok").all()
+    assert (status.loc[sorted({r["run_id"] for r in lost}), "attempts"] >= 2).all()
     pd.testing.assert_frame_equal(results(store.root), results(uninterrupted))
+
+
+class FlakyBackend:
+    """Runs tasks in this process, but run 0's worker "dies" every time (BrokenProcessPool)."""
+
+    slots = 2
+    description = "in-process, run 0 always lost"
+
+    def submit(self, task: dict[str, Any]) -> Any:
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
+        from model.experiments.sweeps import run_task
+
+        future: Future[dict[str, Any]] = Future()
+        if task["run_id"] == 0:
+            future.set_exception(BrokenProcessPool("a process in the pool was terminated abruptly"))
+        else:
+            future.set_result(run_task(task))
+        return future
+
+    def wait_any(self, futures: Any) -> set[Any]:
+        return set(futures)
+
+    @staticmethod
+    def lost(exc: BaseException) -> bool:
+        from model.experiments.sweeps import LocalBackend
+
+        return LocalBackend.lost(exc)
+
+    def close(self, cancel: bool = False) -> None:
+        pass
+
+
+def test_a_run_whose_worker_dies_every_time_fails_after_a_bounded_number_of_attempts(tmp_path, monkeypatch):
+    from model.experiments.sweeps import create_sweep, driver, run_sweep
+
+    monkeypatch.setattr(driver, "make_backend", lambda kind, workers, scheduler: FlakyBackend())
+    spec = parse_spec({**GRID, "replicates": 1}, "spec")
+    prepared = prepare(spec, "spec")
+    store = create_sweep(prepared, tmp_path / "out", "test")
+    outcome = run_sweep(store, prepared, workers=2, progress=False)
+    assert (outcome.ok, outcome.failed, outcome.retried) == (5, 1, driver.MAX_RETRIES)
+    attempts = [(r["attempt"], r["status"]) for r in ledger(store.root) if r["run_id"] == 0]
+    assert attempts == [(1, "lost"), (2, "lost"), (3, "lost"), (4, "failed")]
+    status = pd.read_parquet(store.root / "status.parquet")
+    assert status.loc[0, "attempts"] == 4 and "BrokenProcessPool" in status.loc[0, "error"]
+
+
+def test_a_sweep_whose_backend_cannot_start_leaves_no_folder(tmp_path, monkeypatch):
+    from model.config import ConfigError
+    from model.experiments.sweeps import driver
+
+    def unreachable(kind: str, workers: int, scheduler: str | None) -> Any:
+        raise ConfigError("--scheduler tcp://10.0.0.1:8786: cannot connect (timed out)")
+
+    monkeypatch.setattr(driver, "make_backend", unreachable)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(sweep, [str(write_spec(tmp_path, GRID)), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --scheduler tcp://10.0.0.1:8786")
+    assert list(out.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------ driver lifetime
+MARK = "AIBUBBLE_TEST_SWEEP"  # environment variable every process of a test's sweep inherits
+
+
+def _sweep_processes(marker: str) -> list[psutil.Process]:
+    """Living processes (zombies are dead) whose environment carries `marker`."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.environ().get(MARK) == marker:
+                found.append(proc)
+    return found
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+def test_kill_9_of_the_driver_leaves_no_process_of_the_sweep_alive(tmp_path, backend):
+    if backend == "dask":
+        pytest.importorskip("distributed")
+    # runs of ~0.5 s (2000 segments, 120 months): the workers are busy in the model when it dies
+    spec = {**GRID, "name": "long-runs", "fixed": {"n_users": 2000, "jump_month": 6}, "replicates": 10}
+    out = tmp_path / "out"
+    marker = uuid.uuid4().hex
+    command = [sys.executable, "-m", "model.cli.sweeps", "sweep", str(write_spec(tmp_path, spec))]
+    proc = subprocess.Popen(
+        [*command, "--workers", "2", "--backend", backend, "--out", str(out), "--no-analyze"],
+        cwd=REPO,
+        env={**os.environ, MARK: marker},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: out.exists() and any(out.iterdir()), 60, "the sweep folder")
+        folder = only_folder(out)
+        _wait_for(lambda: _ok_lines(folder) >= 2, 120, "two finished runs")
+        helpers = [p for p in _sweep_processes(marker) if p.pid != proc.pid]
+        assert len(helpers) >= 2, helpers  # the two workers, at least
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        t0 = time.monotonic()
+        _wait_for(lambda: not _sweep_processes(marker), 5, "every process of the sweep to exit", poll=0.1)
+        gone = time.monotonic() - t0
+        print(f"{backend}: {len(helpers)} processes of the sweep gone {gone:.2f} s after kill -9")
+        assert _ok_lines(folder) < 6 * 10, "the sweep should have been killed mid-way"
+    finally:
+        for stray in _sweep_processes(marker):  # only this test's processes, should it fail
+            with contextlib.suppress(psutil.Error):
+                stray.kill()
+        proc.wait(timeout=10)
 
 
 # ------------------------------------------------------------------------------------ Dask
@@ -468,19 +654,49 @@ def test_the_phase_diagram_counts_bubbles_per_cell(uninterrupted):
     assert geo["log_x"] and not geo["log_y"]  # 1..100 spans 10x or more; 0.5..1.5 does not
 
 
-def test_analyze_draws_the_phase_diagram_and_fan_chart(uninterrupted, tmp_path):
+def test_analyze_draws_the_phase_diagram_and_fan_chart_named_by_severity(uninterrupted, tmp_path):
     import shutil
 
     folder = tmp_path / "copy"
     shutil.copytree(uninterrupted, folder)
     result = invoke(analyze, folder)
     assert result.exit_code == 0, result.output
-    names = {p.name for p in (folder / "analysis").iterdir()}
+    first = folder / "analysis" / "phase_jump_size__demand_elasticity__peak_overcapacity.png"
+    drawn = first.read_bytes()
     assert {
-        "phase_jump_size__demand_elasticity.png",
-        "phase_jump_size__demand_elasticity.csv",
-        "fan.png",
-    } <= names
+        first.name,
+        "phase_jump_size__demand_elasticity__peak_overcapacity.csv",
+        "fan__peak_overcapacity.png",
+    } <= {p.name for p in (folder / "analysis").iterdir()}
+
+    again = invoke(analyze, folder, "--severity", "months_in_bubble")
+    assert again.exit_code == 0, again.output
+    assert (folder / "analysis" / "phase_jump_size__demand_elasticity__months_in_bubble.png").is_file()
+    assert first.read_bytes() == drawn  # the other severity's picture is still there, untouched
+
+
+def test_the_phase_diagram_says_how_many_runs_it_leaves_out_and_why(uninterrupted, tmp_path):
+    import shutil
+
+    from model.experiments.analysis import load_sweep, phase_figure
+
+    folder = tmp_path / "copy"
+    shutil.copytree(uninterrupted, folder)
+    (folder / "runs" / "000" / "000004.json").unlink()  # as if the sweep had not got to run 4
+    result = invoke(analyze, folder)
+    assert result.exit_code == 0, result.output
+    assert "note    phase diagram: 1 of 12 runs left out (1 not run yet)" in result.output
+    fig = phase_figure(load_sweep(folder), "jump_size", "demand_elasticity")
+    assert "1 of 12 runs left out (1 not run yet)" in fig.get_suptitle()
+    assert "11 runs" in fig.get_suptitle()
+
+
+def test_analyze_with_the_same_parameter_on_both_axes_is_one_line(uninterrupted):
+    result = CliRunner().invoke(analyze, [str(uninterrupted), "--x", "jump_size", "--y", "jump_size"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --x and --y are both 'jump_size': give two different swept parameters"
+    ]
 
 
 SENSITIVITY_FIXED = {"n_users": 50, "steps": 18, "jump_month": 3}

@@ -1,8 +1,8 @@
 """The `aibubble` command: run scenarios, list and inspect them, compare finished runs.
 
-Mistakes a person makes (unknown scenario, bad `--set`, missing run folder) end with one
-`error: ...` line on stderr and exit code 2, never a traceback; bugs in the model still show
-their traceback so they get fixed.
+Mistakes a person makes (unknown scenario, bad `--set`, missing run folder, a bad option value)
+end with one `error: ...` line on stderr and exit code 2, never a traceback; bugs in the model
+still show their traceback so they get fixed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from model.cli.errors import UserError, people_errors
+from model.cli.errors import OneLineErrors, UserError, people_errors
 from model.cli.findings import report
 from model.cli.serve import viz
 from model.cli.sweeps import analyze, sweep
@@ -83,7 +83,7 @@ def _cell(fmt: Callable[[Any], str], value: Any) -> str:
         return str(value)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Agent-based model of the AI compute market: when does an efficiency
     breakthrough turn the GPU build-out into a bubble?"""
@@ -257,9 +257,13 @@ def _load_run(path: Path) -> tuple[Any, dict[str, Any]]:
     summary: dict[str, Any] = {}
     if (path / "summary.json").is_file():
         try:
-            summary = json.loads((path / "summary.json").read_text())
+            summary = json.loads((path / "summary.json").read_bytes())
         except json.JSONDecodeError as exc:
             raise UserError(f"{path / 'summary.json'}: malformed JSON ({exc.msg})") from None
+        except ValueError:  # bytes that are no JSON text encoding at all
+            raise UserError(f"{path / 'summary.json'}: not a JSON text file") from None
+        if not isinstance(summary, dict):
+            raise UserError(f"{path / 'summary.json'}: expected a JSON object")
     return frame, summary
 
 
@@ -280,6 +284,7 @@ def _run_labels(paths: list[Path]) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="PNG to write (default: runs/compare-<timestamp>.png).",
 )
+@people_errors
 def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
     """Overlay the key series of several RUN_DIRS and print their summaries side by side."""
     from model.experiments import plots

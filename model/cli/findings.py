@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from model.cli.errors import UserError
+from model.cli.errors import UserError, people_errors
 
 
 @click.command()
@@ -40,6 +40,7 @@ from model.cli.errors import UserError
 @click.option(
     "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes for the sweep."
 )
+@people_errors
 def report(
     replicates: int,
     out_dir: Path,

@@ -2,8 +2,10 @@
 
 The page is served by `solara run model.page.app` in a child process; the scenario reaches the page
 through the environment variable AIBUBBLE_VIZ_SCENARIO. The server binds to loopback unless
---host says otherwise, never phones home (no version check, no telemetry) and needs no
-internet access: the browser assets come from the solara-assets package.
+--host says otherwise, and another address must be confirmed (`--expose`, or yes at the
+prompt on a terminal): the page runs simulations for anyone who reaches it. It never phones
+home (no version check, no telemetry) and needs no internet access: the browser assets come
+from the solara-assets package.
 
 Also runnable without the console script: `python -m model.cli.serve --port 8766`.
 """
@@ -20,10 +22,10 @@ from typing import Any
 
 import click
 
-from model.cli.errors import UserError
+from model.cli.errors import OneLineCommand, UserError
 from model.config import ConfigError, load_config
 
-SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # read by model/page/app.py
+SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # read by model/page/viz_model.py
 APP_MODULE = "model.page.app"
 
 
@@ -71,12 +73,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@click.command("viz", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("viz", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on. Anything but loopback exposes the page to your network.",
+    help="Address to listen on. Anything but loopback exposes the page to your network (needs --expose).",
+)
+@click.option(
+    "--expose",
+    is_flag=True,
+    help="Confirm listening on an address other than loopback (asked on a terminal otherwise).",
 )
 @click.option(
     "--port",
@@ -91,7 +98,7 @@ def _is_loopback(host: str) -> bool:
     show_default=True,
     help="Scenario the page starts with: a name from config/ or a YAML file (switchable on the page).",
 )
-def viz(host: str, port: int, scenario: str) -> None:
+def viz(host: str, expose: bool, port: int, scenario: str) -> None:
     """Serve the interactive page: sliders, live plots and a "Discover now" button.
 
     Open the printed address in a browser; stop with Ctrl-C.
@@ -100,6 +107,10 @@ def viz(host: str, port: int, scenario: str) -> None:
         load_config(scenario)  # fail here, in one line, rather than on a blank page
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    if not _is_loopback(host) and not expose:
+        risk = f"--host {host}: anyone who can reach this machine can use the page"
+        if not (sys.stdin.isatty() and click.confirm(f"{risk}. Listen there?", default=False, err=True)):
+            raise UserError(f"{risk}; add --expose to confirm")
     missing = missing_packages()
     if missing:
         raise click.ClickException(

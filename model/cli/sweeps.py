@@ -3,6 +3,10 @@
 Both are plain `click.Command` objects, registered on the main group in `model/cli/__init__.py`. They also
 run on their own: `python -m model.cli.sweeps sweep SPEC.yaml`.
 
+Before anything heavy, `sweep` prints the design's size (computed from the spec, not by
+enumerating it) and an estimate of the run time (a few months of one real run of the base
+config, timed here); a design above `MAX_RUNS` runs is refused unless `--allow-large` is given.
+
 Exit codes: 0 every run finished ok; 1 some runs failed (they are listed in the ledger with
 their tracebacks); 2 a mistake in the spec, an option or the folder (one `error:` line);
 130 interrupted (the folder is resumable).
@@ -17,7 +21,9 @@ from typing import Any
 
 import click
 
-from model.cli.errors import UserError, people_errors
+from model.cli.errors import OneLineErrors, UserError, people_errors
+from model.errors import UserMistake
+from model.experiments.sweeps.design import MAX_RUNS
 from model.measures import SEVERITIES
 
 
@@ -25,24 +31,48 @@ def _command_line() -> str:
     return shlex.join(["aibubble", *sys.argv[1:]])
 
 
-def _describe(prepared: Any) -> list[str]:
-    spec = prepared.spec
-    design = prepared.design
-    lines = [
+def _size_lines(spec: Any) -> list[str]:
+    """What the spec asks for, from the spec alone: printed before the design is enumerated."""
+    return [
         f"sweep '{spec.name}': base '{spec.base}', {spec.design.kind} design",
-        f"  {prepared.n_points} design points x {spec.replicates} replicates = {len(design)} runs "
+        f"  {spec.design.n_points} design points x {spec.replicates} replicates = {spec.n_runs} runs "
         f"(master seed {spec.seed}{', common seeds' if spec.common_seeds else ''})",
     ]
+
+
+def _estimate_line(base_config: dict[str, Any], runs: int, workers: int, backend: str) -> str:
+    """Runs x the time of one run of the base config, over the workers that can run at once (local
+    workers beyond this machine's CPUs only share them)."""
+    from model.experiments.sweeps import default_workers
+    from model.experiments.sweeps.execute import seconds_per_run
+
+    try:
+        per_run = seconds_per_run(base_config)
+    except Exception as exc:  # the model itself failed: the runs will say why, one by one
+        return f"  run time: no estimate (a probe run of the base config raised {type(exc).__name__})"
+    parallel = min(workers, default_workers()) if backend == "local" else workers
+    return (
+        f"  estimated run time: ~{_duration(per_run * runs / parallel)} for {runs} runs on {workers} "
+        f"workers (~{_duration(per_run)} per run of the base config, timed on this machine now)"
+    )
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def _describe(prepared: Any) -> list[str]:
+    """The plan after enumeration: each swept key's span, fixed keys, run shape, series."""
+    spec = prepared.spec
+    design = prepared.design
+    lines = []
     for name, key in prepared.keys.items():
-        values = design[name].dropna()
+        values = design[name]  # every run has a value (see `prepare`)
         levels = values.nunique()
-        span = (
-            f"{_show(values.min())} .. {_show(values.max())}"
-            if levels > 1
-            else _show(values.iloc[0])
-            if levels
-            else "-"
-        )
+        span = f"{_show(values.min())} .. {_show(values.max())}" if levels > 1 else _show(values.iloc[0])
         alias = f" ({key.path})" if key.path != name else ""
         lines.append(f"  {name}{alias}: {span}, {levels} distinct values [{key.unit or '-'}]")
     if spec.fixed:
@@ -102,6 +132,9 @@ def _show(value: Any) -> str:
     "--analyze/--no-analyze", "draw", default=True, show_default=True, help="Draw the analysis at the end."
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.option(
+    "--allow-large", is_flag=True, help=f"Run a design of more than {MAX_RUNS:,} runs (refused by default)."
+)
 @people_errors
 def sweep(
     spec_file: Path | None,
@@ -114,6 +147,7 @@ def sweep(
     dry_run: bool,
     draw: bool,
     progress: bool | None,
+    allow_large: bool,
 ) -> None:
     """Run AIMarketModel over the design in SPEC.yaml (see config/sweeps/), streaming to disk.
 
@@ -129,8 +163,8 @@ def sweep(
     if scheduler and backend != "dask":
         raise UserError("--scheduler needs --backend dask")
     workers = workers or sweeps.default_workers()
-    if scheduler and not dry_run:
-        sweeps.check_scheduler(scheduler)
+    if scheduler:
+        sweeps.check_scheduler(scheduler, connect=not dry_run)
 
     if resume_dir is not None:
         store, prepared = sweeps.open_sweep(resume_dir)
@@ -141,10 +175,19 @@ def sweep(
                     f"{spec_file} differs from {store.path('spec.yaml')}: resume without SPEC.yaml, "
                     "or start a new sweep"
                 )
+        for line in _size_lines(prepared.spec):
+            click.echo(line)
     else:
         assert spec_file is not None
+        origin = str(spec_file)
         spec = sweeps.read_spec(spec_file)
-        prepared = sweeps.prepare(spec, str(spec_file))
+        for line in _size_lines(spec):  # first: enumerating and validating a big design takes a while
+            click.echo(line)
+        max_runs = None if allow_large else MAX_RUNS
+        sweeps.check_size(spec, origin, max_runs)
+        base_config = sweeps.resolve_base(spec, origin)
+        click.echo(_estimate_line(base_config, spec.n_runs, workers, backend))
+        prepared = sweeps.prepare(spec, origin, base_config=base_config, max_runs=max_runs)
         store = None
 
     if dry_run:
@@ -157,31 +200,41 @@ def sweep(
             click.echo(
                 f"  {store.root}: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending"
             )
+            if todo:
+                click.echo(_estimate_line(prepared.base_config, todo, workers, backend))
             click.echo(f"  would run {todo} runs on {backend} with {workers} workers")
         else:
             folder = f"{out_dir}/<timestamp>_{prepared.spec.name}/"
             click.echo(f"  would write to {folder} using {backend}, {workers} workers")
         return
 
+    created = store is None
     if store is None:
         try:
             store = sweeps.create_sweep(prepared, out_dir, _command_line())
         except OSError as exc:
             raise UserError(f"{out_dir}: cannot create the sweep folder ({exc.strerror or exc})") from None
-    outcome = sweeps.run_sweep(
-        store,
-        prepared,
-        workers=workers,
-        backend=backend,
-        scheduler=scheduler,
-        retry_failed=retry_failed,
-        command=_command_line(),
-        progress=progress,
-    )
+    try:
+        outcome = sweeps.run_sweep(
+            store,
+            prepared,
+            workers=workers,
+            backend=backend,
+            scheduler=scheduler,
+            retry_failed=retry_failed,
+            command=_command_line(),
+            progress=progress,
+        )
+    except UserMistake:  # e.g. the Dask cluster could not be reached: no run was made
+        if created:
+            store.discard()
+        raise
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else 0.0
+    retried = f"; {outcome.retried} resubmitted after a lost worker" if outcome.retried else ""
     click.echo(
         f"{prepared.spec.name}: {outcome.ok} ok, {outcome.failed} failed, {outcome.pending} pending "
-        f"of {outcome.total} runs ({outcome.ran} run now in {outcome.seconds:.1f} s, {rate:.2f} runs/s)"
+        f"of {outcome.total} runs ({outcome.ran} run now in {outcome.seconds:.1f} s, {rate:.2f} runs/s"
+        f"{retried})"
     )
     click.echo(f"  folder  {outcome.root}")
     if draw and outcome.ok and not outcome.interrupted:
@@ -239,7 +292,7 @@ def analyze(sweep_dir: Path, x: str | None, y: str | None, severity: str) -> Non
     _draw(sweep_dir, x, y, severity, soft=False)
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def _standalone() -> None:
     """Sweep commands without the main `aibubble` group."""
     import matplotlib

@@ -10,8 +10,13 @@
   for a `sobol` design, Morris mu*, sigma for a `morris` design (SALib), each as CSV, Markdown
   and a bar chart. Outputs are means over a point's replicates.
 
+Runs that cannot be drawn (failed, not run yet, without a value of an axis) are left out and
+counted: the phase diagram's title and `analyze`'s notes say how many and why.
+
 Figures are `matplotlib.figure.Figure` objects built without pyplot (as in `model.experiments.plots`).
-`analyze(folder)` writes everything into `<folder>/analysis/`.
+`analyze(folder)` writes everything into `<folder>/analysis/`; the files that depend on the
+severity measure carry its name (`phase_<x>__<y>__<severity>.png`, `fan__<severity>.png`), so
+analysing by another severity adds files rather than replacing them.
 """
 
 from __future__ import annotations
@@ -84,12 +89,22 @@ class Sweep:
 
 
 def load_sweep(root: Path, rebuild: bool = True) -> Sweep:
-    """Read a sweep folder; with `rebuild`, first rebuild results.parquet from the run files."""
+    """Read a sweep folder; with `rebuild`, first rebuild results.parquet from the run files.
+
+    Everything is read and checked before anything is rebuilt, so a broken folder stays as it was.
+    """
     store = SweepStore.open(root)
     spec = read_spec(store.path(SPEC))
+    manifest = store.read_manifest()
+    columns = store.design_columns()
+    missing = [p for p in spec.param_names if p not in columns]
+    if missing:
+        raise AnalysisError(
+            f"{store.path(SPEC)} sweeps {', '.join(map(repr, missing))}, which design.parquet lacks"
+        )
     if rebuild or not store.path(RESULTS).is_file():
         store.aggregate(list(spec.series.columns))
-    return Sweep(Path(root), spec, store.read_manifest(), pd.read_parquet(store.path(RESULTS)))
+    return Sweep(Path(root), spec, manifest, pd.read_parquet(store.path(RESULTS)))
 
 
 # ---------------------------------------------------------------------------------------- phase diagram
@@ -126,16 +141,51 @@ def _cells(values: pd.Series, log: bool, bins: int) -> tuple[pd.Series, np.ndarr
     return index, centers, edges
 
 
+def check_axis_names(params: list[str], *names: str) -> None:
+    """Axes must be distinct and swept; one line naming the one that is not."""
+    if len(set(names)) < len(names):
+        raise AnalysisError(f"--x and --y are both '{names[0]}': give two different swept parameters")
+    for name in names:
+        if name not in params:
+            raise AnalysisError(f"'{name}' is not swept here; swept: {', '.join(params)}")
+
+
+def check_axes(sweep: Sweep, *names: str) -> None:
+    """Axes must be distinct, swept and numeric; one line naming the one that is not."""
+    check_axis_names(sweep.params, *names)
+    for name in names:
+        if not pd.api.types.is_numeric_dtype(sweep.results[name]):
+            raise AnalysisError(f"'{name}' is not numeric: it cannot be an axis of a phase diagram")
+
+
+def left_out(sweep: Sweep, columns: list[str]) -> dict[str, int]:
+    """Why runs are missing from a picture over `columns`: reason -> number of runs (none: {})."""
+    status = sweep.results["status"]
+    reasons = {
+        "failed": int((status == "failed").sum()),
+        "not run yet": int((status == "pending").sum()),
+        f"without a value of {' or '.join(columns)}": int(sweep.ok[columns].isna().any(axis=1).sum()),
+    }
+    return {reason: n for reason, n in reasons.items() if n}
+
+
+def describe_left_out(reasons: dict[str, int], total: int) -> str:
+    """E.g. '5 of 245 runs left out (3 failed, 2 not run yet)'; '' when none is."""
+    if not reasons:
+        return ""
+    parts = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+    return f"{sum(reasons.values())} of {total} runs left out ({parts})"
+
+
 def phase_table(
     sweep: Sweep, x: str, y: str, severity: str = "peak_overcapacity", bins: int = BINS
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One row per (x, y) cell: runs, P(bubble) and median severity; plus the cell geometry."""
-    for name in (x, y):
-        if name not in sweep.params:
-            raise AnalysisError(f"'{name}' is not swept here; swept: {', '.join(sweep.params)}")
+    """One row per (x, y) cell: runs, P(bubble) and median severity; plus the cell geometry and
+    `left_out`, the runs that could not be placed (reason -> count)."""
+    check_axes(sweep, x, y)
     if severity not in sweep.results.columns:
         raise AnalysisError(f"no outcome '{severity}' in results.parquet")
-    ok = sweep.ok.dropna(subset=[x, y])  # list points that leave x or y at the base value
+    ok = sweep.ok.dropna(subset=[x, y])
     if ok.empty:
         raise AnalysisError(f"no finished run with both {x} and {y} set")
     log_x, log_y = _wide(sweep.results[x]), _wide(sweep.results[y])
@@ -165,6 +215,7 @@ def phase_table(
         "y_centers": cy,
         "x_levels": cx if ok[x].nunique() <= MAX_LEVELS else None,
         "y_levels": cy if ok[y].nunique() <= MAX_LEVELS else None,
+        "left_out": left_out(sweep, [x, y]),
     }
     return table, geometry
 
@@ -221,9 +272,11 @@ def phase_figure(
     others = [p for p in sweep.params if p not in (x, y)]
     runs = int(table["runs"].sum())
     note = f"; pooled over {', '.join(others)}" if others else ""
+    missing = describe_left_out(geo["left_out"], len(sweep.results))
     fig.suptitle(
         f"{sweep.name}: where the bubble state occurs — {runs} runs, "
         f"{int(table['runs'].min())}-{int(table['runs'].max())} per cell{note}"
+        + (f"\n{missing}" if missing else "")
     )
     return fig
 
@@ -468,37 +521,50 @@ def analyze(
 
     Returns the files written and notes on what was skipped and why.
     """
+    if severity not in measures.SEVERITIES:
+        raise AnalysisError(f"severity must be one of {', '.join(measures.SEVERITIES)}")
+    axes = [name for name in (x, y) if name is not None]
+    check_axis_names(read_spec(SweepStore.open(root).path(SPEC)).param_names, *axes)  # before rebuilding
     sweep = load_sweep(root)
+    check_axes(sweep, *axes)
     out = Path(out) if out is not None else sweep.root / ANALYSIS
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     notes: list[str] = []
-    if severity not in measures.SEVERITIES:
-        raise AnalysisError(f"severity must be one of {', '.join(measures.SEVERITIES)}")
     numeric = [p for p in sweep.params if pd.api.types.is_numeric_dtype(sweep.results[p])]
     if sweep.ok.empty:
         notes.append("no finished run: nothing to draw")
         return written, notes
 
-    x = x or (numeric[0] if numeric else None)
-    y = y or next((p for p in numeric if p != x), None)
+    if x is None:
+        x = next((p for p in numeric if p != y), None)
+    if y is None:
+        y = next((p for p in numeric if p != x), None)
+    if x is None:  # only --y, and nothing else to put on x: its response curve
+        x, y = y, None
     if x is not None and y is not None:
-        table, _ = phase_table(sweep, x, y, severity)
-        path = out / f"phase_{x}__{y}.csv"
+        table, geo = phase_table(sweep, x, y, severity)
+        path = out / f"phase_{x}__{y}__{severity}.csv"
         table.drop(columns=["ix", "iy"]).to_csv(path, index=False)
         written.append(path)
-        path = out / f"phase_{x}__{y}.png"
+        path = out / f"phase_{x}__{y}__{severity}.png"
         save_figure(phase_figure(sweep, x, y, severity), path)
         written.append(path)
+        missing = describe_left_out(geo["left_out"], len(sweep.results))
+        if missing:
+            notes.append(f"phase diagram: {missing}")
     elif x is not None:
-        path = out / f"response_{x}.png"
+        path = out / f"response_{x}__{severity}.png"
         save_figure(response_figure(sweep, x, severity), path)
         written.append(path)
+        missing = describe_left_out(left_out(sweep, [x]), len(sweep.results))
+        if missing:
+            notes.append(f"response curve: {missing}")
     else:
         notes.append("phase diagram: no numeric swept parameter")
 
     if (sweep.root / SERIES).is_file() and sweep.spec.series.columns:
-        path = out / "fan.png"
+        path = out / f"fan__{severity}.png"
         save_figure(fan_figure(sweep, fan_groups(sweep, severity)), path)
         written.append(path)
     else:

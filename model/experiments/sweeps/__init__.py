@@ -19,15 +19,22 @@ Designs:
 
 - `grid`: the full factorial of each parameter's `values`, or `num` levels from `min` to `max`
   (evenly spaced, or geometrically with `log: true`).
-- `list`: explicit `points`, each a mapping of key -> value (keys a point leaves out keep the
-  base value).
+- `list`: explicit `points`, each a mapping of key -> value. A key a point leaves out runs at
+  the base value (the base scenario with the fixed overrides), and that value is what the
+  point's row in design.parquet and results.parquet holds: every row says what ran, never NaN.
 - `lhs`: `samples` points of a Latin hypercube over `min`..`max` ranges (SALib).
 - `sobol`: Saltelli's extension of the Sobol sequence for Sobol indices (SALib): `samples` = N
   base samples (a power of 2) give N(D+2) points, or N(2D+2) with `second_order: true`.
 - `morris`: `trajectories` Morris trajectories on a `levels`-level grid (SALib): r(D+1) points.
 
 Ranges with `log: true` are sampled uniformly in log10 (e.g. jump_size 1-1000). Integer config
-keys are rounded; boolean keys can be swept only by `grid` or `list`.
+keys are rounded; boolean keys can be swept only by `grid` or `list`. Design values and bounds
+must be finite: NaN or an infinity anywhere in a design (`.nan`, `.inf` in YAML) is refused by
+its key path when the spec is read, as are booleans where numbers belong.
+
+Size: the number of runs follows from the spec alone (`SweepSpec.n_runs`), so a design is
+measured before it is enumerated; one above MAX_RUNS (10^6) runs is refused unless asked for
+(`prepare(..., max_runs=None)`, `aibubble sweep --allow-large`).
 
 Seeds: `numpy.random.SeedSequence(seed).spawn(2)` gives one child for the design sampler and one
 root for the runs, whose `spawn(n_runs)` children give each run its seed (stored in
@@ -39,9 +46,12 @@ Execution: the driver builds one small task per run and submits at most two per 
 of the results; each worker builds the config from the resolved base config plus the run's
 values, runs the model, and returns the summary and sampled series, which the driver writes
 (see `store`). A run that raises comes back as a failure with its traceback; the others go
-on. Backends: local processes (`concurrent.futures.ProcessPoolExecutor` with the forkserver
-start method, or spawn where there is no forkserver) or Dask distributed (an existing
-scheduler, or a LocalCluster of processes with one thread each).
+on. A run whose worker was lost (the process was killed, a Dask worker died) is resubmitted
+automatically, up to `driver.MAX_RETRIES` (3) times, each attempt a ledger line. Backends: local
+processes (`concurrent.futures.ProcessPoolExecutor` with the forkserver start method, or spawn
+where there is no forkserver) or Dask distributed (an existing scheduler, or a LocalCluster of
+processes with one thread each). Workers the driver starts exit with it, even after `kill -9`
+(see `backends`).
 
 Dask on a cluster
 -----------------
@@ -78,7 +88,15 @@ Modules
 """
 
 from model.experiments.sweeps.backends import DaskBackend, LocalBackend, check_scheduler, make_backend
-from model.experiments.sweeps.design import Key, Prepared, prepare, salib_problem
+from model.experiments.sweeps.design import (
+    MAX_RUNS,
+    Key,
+    Prepared,
+    check_size,
+    prepare,
+    resolve_base,
+    salib_problem,
+)
 from model.experiments.sweeps.driver import Outcome, create_sweep, default_workers, open_sweep, run_sweep
 from model.experiments.sweeps.execute import run_task
 from model.experiments.sweeps.spec import (
@@ -93,6 +111,7 @@ from model.experiments.sweeps.store import StoreError, SweepStore
 
 __all__ = [
     "DEFAULT_SERIES",
+    "MAX_RUNS",
     "DaskBackend",
     "Key",
     "LocalBackend",
@@ -103,6 +122,7 @@ __all__ = [
     "SweepSpec",
     "SweepStore",
     "check_scheduler",
+    "check_size",
     "create_sweep",
     "default_workers",
     "make_backend",
@@ -110,6 +130,7 @@ __all__ = [
     "parse_spec",
     "prepare",
     "read_spec",
+    "resolve_base",
     "run_sweep",
     "run_task",
     "salib_problem",

@@ -1,8 +1,9 @@
 """From a spec to the table of runs: config keys, design points, seeds, and validation.
 
-`prepare` resolves the base config once, turns the design into one row per run (design point x
-replicate, each with its seed) and builds every design point's config, so that a mistake shows
-before anything runs or is written.
+`prepare` checks the design's size (from the spec, before enumerating anything), resolves the
+base config once, turns the design into one row per run (design point x replicate, each with its
+seed) and builds every design point's config, so that a mistake shows before anything runs or is
+written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from model.experiments.sweeps.spec import (
 )
 from model.experiments.sweeps.store import DESIGN_COLUMNS
 from model.measures import SERIES
+
+MAX_RUNS = 1_000_000  # larger designs need `allow_large` (`--allow-large`): their table alone takes minutes
 
 
 # ---------------------------------------------------------------------------------------- keys
@@ -82,6 +85,14 @@ def _copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
+def get_path(data: dict[str, Any], dotted: str) -> Any:
+    """The value at key path `section.key` of a resolved config mapping."""
+    node: Any = data
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
 def run_config_data(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """A copy of the resolved base config with one run's key path -> value overrides set
     (a copy: every run of the sweep shares the base)."""
@@ -123,8 +134,14 @@ def _seed_int(ss: np.random.SeedSequence) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0]) & (2**63 - 1)
 
 
-def design_points(spec: SweepSpec, keys: dict[str, Key], origin: str) -> pd.DataFrame:
-    """One row per design point (index = point_id), one column per swept key."""
+def design_points(
+    spec: SweepSpec, keys: dict[str, Key], origin: str, base_config: dict[str, Any]
+) -> pd.DataFrame:
+    """One row per design point (index = point_id), one column per swept key.
+
+    A list point that leaves a key out gets the base config's value in its cell: the table says
+    what ran, and a missing value can only mean a broken table.
+    """
     d = spec.design
     sampler_seed = int(np.random.SeedSequence(spec.seed).spawn(2)[0].generate_state(1)[0])
     if isinstance(d, GridDesign):
@@ -143,7 +160,8 @@ def design_points(spec: SweepSpec, keys: dict[str, Key], origin: str) -> pd.Data
         index = pd.MultiIndex.from_product(levels, names=list(d.params))
         return index.to_frame(index=False)
     if isinstance(d, ListDesign):
-        return pd.DataFrame([{name: point.get(name) for name in spec.param_names} for point in d.points])
+        base = {name: get_path(base_config, key.path) for name, key in keys.items()}
+        return pd.DataFrame([{**base, **point} for point in d.points], columns=list(keys))
 
     names = list(d.params)
     for name in names:
@@ -224,14 +242,8 @@ class Prepared:
         return int(self.design["point_id"].max()) + 1 if len(self.design) else 0
 
     def overrides(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Config key path -> value for one run (values a list point leaves out are skipped)."""
-        out: dict[str, Any] = {}
-        for name, key in self.keys.items():
-            value = row[name]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            out[key.path] = value.item() if isinstance(value, np.generic) else value
-        return out
+        """Config key path -> value for one run: every swept key (`prepare` checked none is missing)."""
+        return {key.path: row[name] for name, key in self.keys.items()}
 
     def task(self, row: dict[str, Any]) -> dict[str, Any]:
         """What a worker needs to make one run; small, picklable, no file paths."""
@@ -245,27 +257,46 @@ class Prepared:
         }
 
 
+def check_size(spec: SweepSpec, origin: str, max_runs: int | None = MAX_RUNS) -> None:
+    """Refuse a design above `max_runs` runs before a single point is enumerated."""
+    if max_runs is not None and spec.n_runs > max_runs:
+        raise SpecError(
+            f"{origin}: {spec.design.n_points:,} design points x {spec.replicates} replicates = "
+            f"{spec.n_runs:,} runs, above the limit of {max_runs:,} (--allow-large runs it anyway)"
+        )
+
+
+def resolve_base(spec: SweepSpec, origin: str) -> dict[str, Any]:
+    """The base scenario with the spec's fixed overrides, resolved and validated, as plain data."""
+    fixed = _flatten(spec.fixed)
+    for name in fixed:
+        config_key(name, origin, f"fixed.{name}")
+    try:
+        base = load_config(spec.base, fixed)
+    except ConfigError as exc:
+        raise SpecError(f"{origin}: base '{spec.base}' with the fixed overrides: {exc}") from None
+    return base.model_dump(mode="json")
+
+
 def prepare(
     spec: SweepSpec,
     origin: str,
     design: pd.DataFrame | None = None,
     base_config: dict[str, Any] | None = None,
+    max_runs: int | None = MAX_RUNS,
 ) -> Prepared:
     """Resolve the base config and validate every design point by building its config.
 
     `design` and `base_config` are given when resuming: the folder's own, frozen at creation,
-    so that later edits to config/ do not leak into a half-finished sweep. Raises SpecError
-    naming the key (or the design point) that is wrong; nothing is written.
+    so that later edits to config/ do not leak into a half-finished sweep (`base_config` also
+    when the caller has resolved it already). A design above `max_runs` runs is refused before it
+    is enumerated (None: no limit). Raises SpecError naming the key (or the design point) that is
+    wrong; nothing is written.
     """
-    fixed = _flatten(spec.fixed)
-    for name in fixed:
-        config_key(name, origin, f"fixed.{name}")
+    if design is None:
+        check_size(spec, origin, max_runs)
     if base_config is None:
-        try:
-            base = load_config(spec.base, fixed)
-        except ConfigError as exc:
-            raise SpecError(f"{origin}: base '{spec.base}' with the fixed overrides: {exc}") from None
-        base_config = base.model_dump(mode="json")
+        base_config = resolve_base(spec, origin)
     prefix = "design.points" if isinstance(spec.design, ListDesign) else "design.params"
     keys = {name: config_key(name, origin, f"{prefix}.{name}") for name in spec.param_names}
     paths: dict[str, str] = {}
@@ -274,7 +305,9 @@ def prepare(
             raise SpecError(f"{origin}: '{paths[key.path]}' and '{key.name}' are the same key ({key.path})")
         paths[key.path] = key.name
     if design is None:
-        design = run_table(spec, design_points(spec, keys, origin))
+        design = run_table(spec, design_points(spec, keys, origin, base_config))
+    else:
+        _check_frozen(design, keys, origin)
     if not (design["run_id"].to_numpy() == np.arange(len(design))).all():
         raise SpecError(f"{origin}: the design's run ids are not 0..{len(design) - 1} in order")
     prepared = Prepared(spec, origin, base_config, design, keys)
@@ -289,6 +322,21 @@ def prepare(
             raise SpecError(f"{origin}: {exc}") from None
     _check_series(spec, origin)
     return prepared
+
+
+def _check_frozen(design: pd.DataFrame, keys: dict[str, Key], origin: str) -> None:
+    """A sweep folder's design table must give every run a value of every key its spec sweeps."""
+    missing = [c for c in (*DESIGN_COLUMNS, *keys) if c not in design.columns]
+    if missing:
+        raise SpecError(f"{origin}: the folder's design.parquet lacks {', '.join(map(repr, missing))}")
+    for name in keys:
+        empty = design[name].isna().to_numpy()
+        if empty.any():
+            run = int(design["run_id"].to_numpy()[empty.argmax()])
+            raise SpecError(
+                f"{origin}: run {run} has no value of '{name}' in the folder's design.parquet "
+                "(older sweep folders left keys a list point did not give empty); start the sweep again"
+            )
 
 
 def _check_series(spec: SweepSpec, origin: str) -> None:

@@ -3,6 +3,15 @@
 The driver is the folder's only writer. It submits at most IN_FLIGHT_PER_WORKER runs per worker
 ahead of the results and writes each result as it arrives, so its memory does not grow with
 the number of runs.
+
+Two kinds of failure are told apart. A model failure (the model raised) comes back from the
+worker as a result with its traceback and is recorded `failed` at once. An infrastructure
+failure (the worker process died under the run, a Dask worker was lost: see the backends'
+`lost`) is no fault of the run: it is recorded `lost` and the run is resubmitted, up to
+MAX_RETRIES times in a session, then recorded `failed`. A run that kills its worker every time
+(a segfault, the OOM killer) therefore fails after 1 + MAX_RETRIES attempts; the runs that were
+in flight beside it are lost too and each such loss uses up one of their retries. Every
+attempt is one ledger line with its `attempt` number in the session.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import signal
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +35,7 @@ from model.experiments.sweeps.spec import read_spec, spec_yaml
 from model.experiments.sweeps.store import SPEC, SweepStore
 
 IN_FLIGHT_PER_WORKER = 2
+MAX_RETRIES = 3  # resubmissions of a run after infrastructure failures, per session
 
 
 @dataclass
@@ -37,6 +48,7 @@ class Outcome:
     failed: int
     pending: int
     ran: int = 0
+    retried: int = 0
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -77,6 +89,7 @@ def create_sweep(prepared: Prepared, out_root: Path, command: str) -> SweepStore
 def open_sweep(root: Path) -> tuple[SweepStore, Prepared]:
     """An existing sweep folder and its spec, re-validated against its own frozen design."""
     store = SweepStore.open(root)
+    store.read_manifest()  # a broken manifest stops here, before the folder is locked or written
     origin = str(store.path(SPEC))
     spec = read_spec(origin)
     prepared = prepare(spec, origin, design=store.read_design(), base_config=store.read_base_config())
@@ -103,6 +116,7 @@ class _Counters:
     ok: int = 0
     failed: int = 0
     ran: int = 0
+    retried: int = 0  # resubmissions after infrastructure failures
 
 
 def run_sweep(
@@ -155,6 +169,7 @@ def run_sweep(
         session.update(
             finished_utc=now_utc(),
             ran=counts.ran,
+            retried=counts.retried,
             interrupted=interrupted,
             seconds=round(time.perf_counter() - t0, 2),
         )
@@ -169,6 +184,7 @@ def run_sweep(
         failed=totals["failed"],
         pending=totals["pending"],
         ran=counts.ran,
+        retried=counts.retried,
         interrupted=interrupted,
         seconds=time.perf_counter() - t0,
     )
@@ -193,6 +209,8 @@ def _drive(
     backend = make_backend(backend_kind, workers, scheduler)
     bar.write(f"{len(todo)} of {total} runs to do on {backend.description}; writing to {store.root}")
     pending_ids: Iterator[int] = iter(todo)
+    retry: deque[int] = deque()  # lost runs, resubmitted before new ones
+    attempts: dict[int, int] = {}  # run id -> attempts this session, for runs that were lost
     in_flight: dict[Any, int] = {}
     limit = IN_FLIGHT_PER_WORKER * backend.slots
     previous = signal.getsignal(signal.SIGTERM)
@@ -207,7 +225,7 @@ def _drive(
 
         def fill() -> None:
             while len(in_flight) < limit:
-                rid = next(pending_ids, None)
+                rid = retry.popleft() if retry else next(pending_ids, None)
                 if rid is None:
                     return
                 in_flight[backend.submit(prepared.task(rows[rid]))] = rid
@@ -216,9 +234,10 @@ def _drive(
         while in_flight:
             for fut in backend.wait_any(in_flight):
                 rid = in_flight.pop(fut)
+                attempt = attempts.get(rid, 0) + 1
                 try:
                     payload = fut.result()
-                except Exception:  # the worker itself died (killed, out of memory, lost)
+                except Exception as exc:  # not the model: run_task returns the model's errors
                     payload = {
                         "run_id": rid,
                         "seed": rows[rid]["seed"],
@@ -226,11 +245,18 @@ def _drive(
                         "traceback": traceback.format_exc(),
                         "meta": {"finished_utc": now_utc()},
                     }
+                    if backend.lost(exc) and attempt <= MAX_RETRIES:
+                        attempts[rid] = attempt
+                        payload["status"] = "lost"
+                        retry.append(rid)
+                        counts.retried += 1
+                payload["meta"]["attempt"] = attempt
                 _record(store, payload, counts)
                 if on_record is not None:
                     on_record(payload)
-                bar.update(1)
-                bar.set_postfix(ok=counts.ok, failed=counts.failed, refresh=False)
+                if payload["status"] != "lost":
+                    bar.update(1)
+                bar.set_postfix(ok=counts.ok, failed=counts.failed, retried=counts.retried, refresh=False)
             fill()
     except KeyboardInterrupt:
         interrupted = True
@@ -246,7 +272,10 @@ def _drive(
 
 
 def _record(store: SweepStore, payload: dict[str, Any], counts: _Counters) -> None:
-    """Result file first, then the ledger line: a run never counts before its file is complete."""
+    """Result file first, then the ledger line: a run never counts before its file is complete.
+
+    A `lost` attempt gets its ledger line only (it will be run again; resuming treats it as pending).
+    """
     record = {
         "run_id": payload["run_id"],
         "status": payload["status"],
@@ -260,8 +289,10 @@ def _record(store: SweepStore, payload: dict[str, Any], counts: _Counters) -> No
         counts.ok += 1
     else:
         record["traceback"] = payload.get("traceback", "")
-        counts.failed += 1
-    counts.ran += 1
+        if payload["status"] == "failed":
+            counts.failed += 1
+    if payload["status"] != "lost":
+        counts.ran += 1
     store.append_ledger(record)
 
 

@@ -62,6 +62,23 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def seconds_per_run(base: dict[str, Any], months: int = 6) -> float:
+    """How long one run of the resolved config `base` takes on this machine, from a real run of a
+    few months: a month costs about the same all through a run, so a short probe extrapolates
+    (to warn before a sweep that would take days, not to schedule it)."""
+    from model.market import AIMarketModel
+
+    t0 = time.perf_counter()
+    model = AIMarketModel(config=build(run_config_data(base, {}), "the base config"), rng=0)
+    built = time.perf_counter() - t0
+    steps = model.config.run.steps
+    timed = min(months, steps)
+    t1 = time.perf_counter()
+    for _ in range(timed):
+        model.step()
+    return built + (time.perf_counter() - t1) / timed * steps
+
+
 def sample_series(frame: pd.DataFrame, columns: list[str], every: int) -> dict[str, list[Any]]:
     """Every `every`-th month of `columns` (and always the last month) as plain lists."""
     if not columns:

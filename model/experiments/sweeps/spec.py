@@ -1,6 +1,7 @@
 """The sweep spec: its pydantic model, reading it from YAML and writing it back normalised.
 
-Validation here is structure only (types, ranges, one way to give a grid parameter); whether
+Validation here is structure only (types, finite numbers, ranges, one way to give a grid
+parameter) plus the design's size, which follows from the spec without enumerating it; whether
 the keys are config keys and every design point builds a valid config is `design.prepare`'s job.
 """
 
@@ -11,7 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from model.config import ConfigError, format_error, read_yaml
 
@@ -30,16 +40,43 @@ class SpecError(ConfigError):
 
 
 class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN or an infinity as a bound is a typo, never a design: refuse it by its key
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _not_bool(value: Any) -> Any:
+    """`replicates: true` is a mistake, not 1 (pydantic would read True as 1)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+
+
+def _design_value(value: Any) -> Any:
+    """A value a design point sets: a finite number, a boolean or a string (what config keys hold).
+
+    Without this a NaN would reach the design table, where it cannot be told from "not set".
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Input should be a finite number")
+    if not isinstance(value, bool | int | float | str):
+        raise ValueError("a design value is a number, a boolean or a string")
+    return value
+
+
+DesignValue = Annotated[Any, AfterValidator(_design_value)]
 
 
 class GridParam(SpecModel):
     """Levels of one grid parameter: explicit `values`, or `num` levels from `min` to `max`."""
 
-    values: list[Any] | None = Field(None, min_length=1)
-    min: float | None = None
-    max: float | None = None
-    num: int | None = Field(None, ge=1, le=10_000)
+    values: list[DesignValue] | None = Field(None, min_length=1)
+    min: Float | None = None
+    max: Float | None = None
+    num: Int | None = Field(None, ge=1, le=10_000)
     log: bool = False
 
     @model_validator(mode="after")
@@ -48,18 +85,22 @@ class GridParam(SpecModel):
         if self.values is not None:
             if any(v is not None for v in ranged) or self.log:
                 raise ValueError("give either 'values' or 'min', 'max', 'num' (and 'log'), not both")
-        elif any(v is None for v in ranged):
+        elif self.min is None or self.max is None or self.num is None:
             raise ValueError("needs 'values', or 'min', 'max' and 'num'")
         else:
             _check_range(self.min, self.max, self.log)
         return self
 
+    @property
+    def n_levels(self) -> int:
+        return len(self.values) if self.values is not None else int(self.num or 0)
+
 
 class RangeParam(SpecModel):
     """A continuous range for lhs, sobol and morris designs; `log` samples uniformly in log10."""
 
-    min: float
-    max: float
+    min: Float
+    max: Float
     log: bool = False
 
     @model_validator(mode="after")
@@ -68,9 +109,7 @@ class RangeParam(SpecModel):
         return self
 
 
-def _check_range(lo: float | None, hi: float | None, log: bool) -> None:
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("'min' and 'max' must be finite numbers")
+def _check_range(lo: float, hi: float, log: bool) -> None:
     if not lo < hi:
         raise ValueError(f"'min' ({lo}) must be below 'max' ({hi})")
     if log and lo <= 0:
@@ -81,22 +120,34 @@ class GridDesign(SpecModel):
     kind: Literal["grid"]
     params: dict[str, GridParam] = Field(min_length=1)
 
+    @property
+    def n_points(self) -> int:
+        return math.prod(p.n_levels for p in self.params.values())
+
 
 class ListDesign(SpecModel):
     kind: Literal["list"]
-    points: list[dict[str, Any]] = Field(min_length=1)
+    points: list[dict[str, DesignValue]] = Field(min_length=1)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points)
 
 
 class LhsDesign(SpecModel):
     kind: Literal["lhs"]
     params: dict[str, RangeParam] = Field(min_length=1)
-    samples: int = Field(ge=1, le=1_000_000)
+    samples: Int = Field(ge=1, le=1_000_000)
+
+    @property
+    def n_points(self) -> int:
+        return self.samples
 
 
 class SobolDesign(SpecModel):
     kind: Literal["sobol"]
     params: dict[str, RangeParam] = Field(min_length=2)
-    samples: int = Field(ge=2, le=1_048_576)
+    samples: Int = Field(ge=2, le=1_048_576)
     second_order: bool = False
 
     @field_validator("samples")
@@ -106,12 +157,17 @@ class SobolDesign(SpecModel):
             raise ValueError(f"must be a power of 2 for Saltelli's scheme (e.g. {1 << n.bit_length()})")
         return n
 
+    @property
+    def n_points(self) -> int:
+        d = len(self.params)
+        return self.samples * (2 * d + 2 if self.second_order else d + 2)
+
 
 class MorrisDesign(SpecModel):
     kind: Literal["morris"]
     params: dict[str, RangeParam] = Field(min_length=2)
-    trajectories: int = Field(ge=2, le=100_000)
-    levels: int = Field(4, ge=2, le=100)
+    trajectories: Int = Field(ge=2, le=100_000)
+    levels: Int = Field(4, ge=2, le=100)
 
     @field_validator("levels")
     @classmethod
@@ -119,6 +175,10 @@ class MorrisDesign(SpecModel):
         if n % 2:
             raise ValueError("must be even (Morris' step is levels / (2 (levels - 1)))")
         return n
+
+    @property
+    def n_points(self) -> int:
+        return self.trajectories * (len(self.params) + 1)
 
 
 Design = Annotated[
@@ -131,7 +191,7 @@ class SeriesSpec(SpecModel):
     """Model-level columns kept per run, every `every_months` months (and the last month)."""
 
     columns: list[str] = Field(default_factory=lambda: list(DEFAULT_SERIES))
-    every_months: int = Field(3, ge=1, le=1200)
+    every_months: Int = Field(3, ge=1, le=1200)
 
 
 class SweepSpec(SpecModel):
@@ -140,8 +200,8 @@ class SweepSpec(SpecModel):
     base: str = "baseline"
     fixed: dict[str, Any] = Field(default_factory=dict)
     design: Design
-    replicates: int = Field(1, ge=1, le=100_000)
-    seed: int = Field(0, ge=0, lt=2**63)
+    replicates: Int = Field(1, ge=1, le=100_000)
+    seed: Int = Field(0, ge=0, lt=2**63)
     common_seeds: bool = False
     series: SeriesSpec = Field(default_factory=SeriesSpec)
 
@@ -154,6 +214,11 @@ class SweepSpec(SpecModel):
                 names.update(dict.fromkeys(point))
             return list(names)
         return list(self.design.params)
+
+    @property
+    def n_runs(self) -> int:
+        """Design points x replicates, from the spec alone (no point is enumerated)."""
+        return self.design.n_points * self.replicates
 
 
 def parse_spec(data: Any, origin: str) -> SweepSpec:

@@ -7,7 +7,8 @@
         manifest.json        how the sweep was made: command, versions, git commit, sessions
         design.parquet       one row per run: run_id, point_id, replicate, seed, swept values
         ledger.jsonl         append-only status ledger, one JSON object per finished attempt
-                             (ok or failed, duration, host, traceback), fsync'd per record
+                             (ok, failed, or lost: the worker died under the run, which is then
+                             run again; attempt number, duration, host, traceback), fsync'd
         runs/000/000123.json one file per finished run: its summary and sampled series
         results.parquet      one row per run (sorted by run_id): design, status, summary numbers
         series.parquet       long table of the sampled series: run_id, step, one column each
@@ -32,6 +33,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -42,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from model.config import read_yaml
 from model.errors import UserMistake
 from model.experiments.files import TEMP_GLOB, atomic_path, atomic_write_text, jsonable, safe_name, write_json
 
@@ -125,16 +128,39 @@ class SweepStore:
         (root / RUNS).mkdir(exist_ok=True)
         return cls(root)
 
+    def discard(self) -> None:
+        """Remove the folder of a sweep that never recorded a run (its backend did not start)."""
+        if not self.path(LEDGER).exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
     def read_base_config(self) -> dict[str, Any]:
-        return yaml.safe_load(self.path(BASE_CONFIG).read_text())
+        return read_yaml(self.path(BASE_CONFIG))
 
     def read_design(self) -> Any:
-        import pandas as pd
+        return self._design_table().to_pandas()
 
-        return pd.read_parquet(self.path(DESIGN))
+    def design_columns(self) -> list[str]:
+        """The design table's column names (its schema only: cheap for any size)."""
+        return list(self._read_design_with(pq.read_schema).names)
+
+    def _design_table(self) -> pa.Table:
+        return self._read_design_with(pq.read_table)
+
+    def _read_design_with(self, read: Any) -> Any:
+        """`read(design.parquet)`; a truncated or foreign file is a StoreError naming it."""
+        try:
+            return read(self.path(DESIGN))
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"{self.path(DESIGN)}: cannot read ({_first_line(exc)})") from None
 
     def read_manifest(self) -> dict[str, Any]:
-        return json.loads(self.path(MANIFEST).read_text())
+        try:
+            manifest = json.loads(self.path(MANIFEST).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.path(MANIFEST)}: cannot read ({_first_line(exc)})") from None
+        if not isinstance(manifest, dict):
+            raise StoreError(f"{self.path(MANIFEST)}: expected a JSON object")
+        return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.path(MANIFEST), manifest)
@@ -270,7 +296,7 @@ class SweepStore:
         Streams in batches of BATCH_ROWS runs, so memory does not grow with the number of runs.
         Returns the status counts.
         """
-        design = pq.read_table(self.path(DESIGN))
+        design = self._design_table()
         run_ids = design.column("run_id").to_pylist()
         status = self.scan(run_ids)
         columns = self._outcome_columns(rid for rid in run_ids if status[rid] == "ok")
@@ -429,6 +455,11 @@ def _last_byte(path: Path, size: int) -> bytes:
     with open(path, "rb") as fh:
         fh.seek(size - 1)
         return fh.read(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _error_line(record: dict[str, Any]) -> str | None:
