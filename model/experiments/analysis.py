@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from model import measures
 from model.errors import UserMistake
 from model.experiments.files import atomic_write_text, save_figure
+from model.experiments.stats import wilson
 from model.experiments.sweeps import SweepSpec, SweepStore, read_spec, salib_problem
 from model.experiments.sweeps.spec import MorrisDesign, SobolDesign
 from model.experiments.sweeps.store import ANALYSIS, RESULTS, SERIES, SPEC
@@ -180,8 +181,8 @@ def describe_left_out(reasons: dict[str, int], total: int) -> str:
 def phase_table(
     sweep: Sweep, x: str, y: str, severity: str = "peak_overcapacity", bins: int = BINS
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One row per (x, y) cell: runs, P(bubble) and median severity; plus the cell geometry and
-    `left_out`, the runs that could not be placed (reason -> count)."""
+    """One row per (x, y) cell: runs, P(bubble) with its 95 % Wilson interval and median severity;
+    plus the cell geometry and `left_out`, the runs that could not be placed (reason -> count)."""
     check_axes(sweep, x, y)
     if severity not in sweep.results.columns:
         raise AnalysisError(f"no outcome '{severity}' in results.parquet")
@@ -202,6 +203,9 @@ def phase_table(
             f"median_{severity}": grouped["severity"].median(),
         }
     ).reset_index()
+    bounds = [wilson(round(p * n), n) for p, n in zip(table["p_bubble"], table["runs"], strict=True)]
+    table.insert(table.columns.get_loc("p_bubble") + 1, "p_bubble_low", [b[1] for b in bounds])
+    table.insert(table.columns.get_loc("p_bubble") + 2, "p_bubble_high", [b[2] for b in bounds])
     table.insert(0, x, cx[table["ix"]])
     table.insert(1, y, cy[table["iy"]])
     geometry = {
