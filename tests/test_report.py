@@ -48,7 +48,7 @@ def test_report_is_deterministic_and_complete(tmp_path):
     assert str(tmp_path) not in text  # no paths in the page
     assert "PASS" in text and "FAIL" in text
     assert "P(bubble) with the discovery minus without" not in text  # the figure's title, not prose
-    assert "[0.00, 0.9" in text  # one seed: a Wilson interval, not a bare share
+    assert "0.00 [0.00, 0.79]" in text  # one seed: a Wilson interval, not a bare share
     assert b"Matplotlib" not in first["stylised-facts.png"]  # no version metadata in the PNGs
 
 
