@@ -1,4 +1,4 @@
-"""The interactive page (model/page/app.py) and the `viz` command, without a browser.
+"""The interactive page (model/page/) and the `viz` command, without a browser.
 
 The page is rendered with `solara.render` inside an AppLayout, as `solara run` serves it; the
 tests then press its buttons and move its controls like a person would, and check the model.
@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from model import AIMarketModel
 from model.cli.serve import SCENARIO_ENV, viz
 from model.config import scenario_names
-from model.page import app
+from model.page import app, charts, controls, tables, viz_model
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def render(pages):
     """Render the page for a scenario; returns (reactive model, render context)."""
 
     def open_page(scenario: str = "sudden-100x"):
-        model = solara.reactive(app.build_model(scenario))
+        model = solara.reactive(viz_model.build_model(scenario))
         _box, rc = solara.render(
             solara.AppLayout(children=[app.Page(model=model, scenario=scenario)]), handle_error=False
         )
@@ -170,7 +170,7 @@ def test_a_custom_discovery_by_an_independent_researcher_is_published(render):
     field = custom_size_field(rc)
     field.v_model = "7.5"
     field.fire_event("focusout", None)
-    rc.find(v.Select, label="made by").widget.v_model = app.INDEPENDENT
+    rc.find(v.Select, label="made by").widget.v_model = controls.INDEPENDENT
     independent = "published openly (independents always do)"
     until(lambda: rc.find(v.Checkbox, label=independent).widget.disabled)
     assert rc.find(v.Checkbox, label=independent).widget.disabled
@@ -255,16 +255,16 @@ def test_an_unknown_scenario_is_named_on_the_page(monkeypatch, pages):
 
 # ----------------------------------------------------------------------------- the model behind it
 def test_the_page_model_runs_exactly_like_the_plain_model_when_no_slider_moved():
-    viz_model = app.build_model("sudden-100x")
+    page_model = viz_model.build_model("sudden-100x")
     plain = AIMarketModel(scenario="sudden-100x", rng=42)
     for _ in range(40):
-        viz_model.step()
+        page_model.step()
         plain.step()
-    assert viz_model.model_frame().equals(plain.model_frame())
+    assert page_model.model_frame().equals(plain.model_frame())
 
 
 def test_a_month_at_the_default_population_takes_well_under_the_budget():
-    model = app.build_model("sudden-100x")
+    model = viz_model.build_model("sudden-100x")
     times = []
     for _ in range(48):
         start = time.perf_counter()
@@ -275,14 +275,14 @@ def test_a_month_at_the_default_population_takes_well_under_the_budget():
 
 @pytest.mark.parametrize("scenario", scenario_names())
 def test_every_view_draws_from_the_first_to_the_last_month_of_every_scenario(scenario):
-    model = app.build_model(scenario)
-    views = [app.capacity_figure, app.bubble_figure, app.efficiency_figure]
-    views += [app.prices_figure, app.tokens_figure, app.capex_figure]
+    model = viz_model.build_model(scenario)
+    views = [charts.capacity_figure, charts.bubble_figure, charts.efficiency_figure]
+    views += [charts.prices_figure, charts.tokens_figure, charts.capex_figure]
     for _ in range(2):
         for view in views:
-            assert app._png_html(view(model), "view", model.steps).startswith("<img")
-        assert app.event_lines(model) is not None
-        assert "lab 0" in app.lab_table(model) and "#0" in app.hyperscaler_table(model)
+            assert charts.png_html(view(model), "view", model.steps).startswith("<img")
+        assert tables.event_lines(model) is not None
+        assert "lab 0" in tables.lab_table(model) and "#0" in tables.hyperscaler_table(model)
         while model.running:
             model.step()
         model.trigger_discovery(10.0, False, 1, cause="Discover now")  # and one after the end
@@ -292,7 +292,7 @@ def test_every_view_draws_from_the_first_to_the_last_month_of_every_scenario(sce
     ("text", "seed"), [("", None), (" 12 ", 12), ("x1", None), ("-3", None), (None, None), (5, 5)]
 )
 def test_seed_text_is_read_as_a_whole_number_or_left_to_the_scenario(text, seed):
-    assert app.parse_seed(text)[0] == seed
+    assert viz_model.parse_seed(text)[0] == seed
 
 
 # ----------------------------------------------------------------------------- the viz command
@@ -326,7 +326,7 @@ def test_viz_serves_the_page_on_loopback_with_the_scenario_in_the_environment(mo
 
 def test_viz_warns_when_told_to_listen_beyond_loopback(monkeypatch):
     monkeypatch.setattr("model.cli.serve.subprocess.Popen", FakeServer)
-    result = CliRunner().invoke(viz, ["--host", "0.0.0.0"])
+    result = CliRunner().invoke(viz, ["--host", "0.0.0.0", "--expose"])
     assert result.exit_code == 0
     assert "anyone who can reach this machine" in result.output
 

@@ -122,11 +122,18 @@ def plot_sources(page, month: int) -> list[str]:
     return drawn.evaluate_all("imgs => imgs.map(i => i.src)")
 
 
-def event_log(page) -> str:
+def event_log(page, month: int) -> str:
+    """The event log's text, once it shows `month`.
+
+    A month's cards reach the browser one by one: the status line can show month 7 while the
+    log still shows month 6 for a moment (longer the busier the machine).
+    """
+    expect(page.locator(f'.aibubble-event-log[data-month="{month}"]')).to_have_count(1, timeout=UPDATE_MS)
     return page.locator(".aibubble-events").inner_text()
 
 
 def step_to(page, month: int) -> None:
+    """Press Step and wait until the status line shows `month` (other cards may still follow)."""
     page.get_by_role("button", name="Step", exact=True).click()
     page.get_by_text(f"Month {month} of").wait_for(timeout=UPDATE_MS)
 
@@ -143,28 +150,28 @@ def test_viz_page_steps_and_a_100x_discovery_ripples_through_plots_and_event_log
     page, outside, failed = browser_page
     page.get_by_text("Month 0 of 120").wait_for(timeout=UPDATE_MS)
     plots_before = plot_sources(page, 0)
-    log_before = event_log(page)
+    log_before = event_log(page, 0)
 
     for month in (1, 2, 3):
         step_to(page, month)
     plots_stepped = plot_sources(page, 3)
     assert all(a != b for a, b in zip(plots_before, plots_stepped, strict=True))
-    assert event_log(page) != log_before
-    assert page.get_by_text("Time: 3.0").is_visible()
+    assert event_log(page, 3) != log_before
+    expect(page.get_by_text("Time: 3.0")).to_be_visible(timeout=UPDATE_MS)
 
     efficiency = page.locator('.aibubble-plot img[alt="efficiency per lab with discoveries"]')
     undiscovered = efficiency.get_attribute("src")
     page.get_by_role("button", name="100x", exact=True).click()
     page.get_by_role("button", name="Discover now").click()
     page.locator(".aibubble-events", has_text="DISCOVERY ×100").wait_for(timeout=UPDATE_MS)
-    assert "Discover now" in event_log(page)
+    assert "Discover now" in event_log(page, 3)
     page.get_by_text("×100 open discovery by lab 0 in month 3").wait_for(timeout=UPDATE_MS)
     expect(efficiency).not_to_have_attribute("src", undiscovered, timeout=UPDATE_MS)  # its marker ...
     assert efficiency.get_attribute("data-month") == "3"  # ... drawn at once, in the same month
 
     for month in (4, 5, 6, 7):
         step_to(page, month)
-    log = event_log(page)
+    log = event_log(page, 7)
     assert "adopt ×100 via own lab" in log  # month 6: the discoverer runs it
     assert "adopt ×100 via publication" in log  # month 7: everyone else
     plots_after = plot_sources(page, 7)

@@ -3,6 +3,10 @@
 Figures are built on `matplotlib.figure.Figure` directly, never through pyplot, so they carry no
 global state and work the same in the CLI (saved to PNG) and in SolaraViz (shown live). The
 backend is chosen by the caller, not here.
+
+The panels and the helpers they draw with are public: the live page (model/page/charts.py)
+draws its views with them, so a run folder's dashboard and the page look alike. Series are
+named, and their units given, as `model.measures.SERIES` declares them.
 """
 
 from __future__ import annotations
@@ -17,25 +21,45 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from model.measures import BILLION, SERIES
+
 MILLION = 1e6
-BILLION = 1e9
 BUBBLE_SHADE = {"color": "tab:red", "alpha": 0.10, "lw": 0}
 DEFAULT_UTILIZATION_THRESHOLD = 0.6  # BubbleConfig's default, used when the caller does not say
 
 
-def _series(df: pd.DataFrame, column: str, scale: float = 1.0) -> pd.Series | None:
+def series(df: pd.DataFrame, column: str, scale: float = 1.0) -> pd.Series | None:
     """A column divided by `scale`, or None when the model does not report it (panel says so)."""
     if column not in df.columns:
         return None
     return pd.to_numeric(df[column], errors="coerce") / scale
 
 
-def _positive(s: pd.Series | None) -> pd.Series | None:
+def label(column: str) -> str:
+    """A series' declared label: legends and titles name it as every other output does."""
+    return SERIES[column].label
+
+
+def unit(column: str, scale: float = 1.0) -> str:
+    """A series' declared unit as drawn, divided by `scale`: 'million H100e', 'USD bn', '%'."""
+    declared = SERIES[column].unit
+    if scale == 0.01 and declared == "fraction":
+        return "%"
+    if scale == MILLION:
+        return f"million {declared}"
+    if scale == BILLION and declared.startswith("USD"):
+        return declared.replace("USD", "USD bn", 1)
+    if scale != 1.0:
+        raise ValueError(f"no unit for {column} divided by {scale:g}")
+    return declared
+
+
+def positive(s: pd.Series | None) -> pd.Series | None:
     """Values that a log axis can show; zeros and negatives become gaps rather than errors."""
     return None if s is None else s.where(s > 0)
 
 
-def _years(df: pd.DataFrame) -> pd.Series:
+def years(df: pd.DataFrame) -> pd.Series:
     """Calendar year of every row; month counts from 0 when the frame has no `year` column."""
     if "year" in df.columns:
         return pd.to_numeric(df["year"], errors="coerce")
@@ -48,9 +72,9 @@ def _steps(df: pd.DataFrame) -> np.ndarray:
     return pd.to_numeric(steps, errors="coerce").to_numpy(dtype=float)
 
 
-def _step_to_year(df: pd.DataFrame, steps: Iterable[float]) -> np.ndarray:
+def step_to_year(df: pd.DataFrame, steps: Iterable[float]) -> np.ndarray:
     """Map event steps onto the calendar axis (one step = one month, also beyond the frame)."""
-    s, y = _steps(df), _years(df).to_numpy(dtype=float)
+    s, y = _steps(df), years(df).to_numpy(dtype=float)
     pts = np.asarray(list(steps), dtype=float)
     if len(s) == 0:
         return pts / 12.0
@@ -70,12 +94,15 @@ def bubble_mask(state: pd.Series) -> pd.Series:
     return ~state.astype(str).str.strip().str.lower().isin(calm)
 
 
-def _bubble_spans(years: pd.Series, mask: pd.Series) -> list[tuple[float, float]]:
-    """Contiguous bubble months as (start year, end year) spans, each month one twelfth wide."""
+def bubble_spans(x: pd.Series, mask: pd.Series) -> list[tuple[float, float]]:
+    """Contiguous bubble months as (start year, end year) spans, each month one twelfth wide.
+
+    `x` holds each row's calendar year (see `years`); `shade` draws the spans.
+    """
     spans: list[tuple[float, float]] = []
     start = None
     prev = None
-    for y, flag in zip(years.to_numpy(dtype=float), mask.to_numpy(dtype=bool), strict=True):
+    for y, flag in zip(x.to_numpy(dtype=float), mask.to_numpy(dtype=bool), strict=True):
         if flag and start is None:
             start = y
         if not flag and start is not None:
@@ -87,12 +114,13 @@ def _bubble_spans(years: pd.Series, mask: pd.Series) -> list[tuple[float, float]
     return spans
 
 
-def _shade(ax: Axes, spans: list[tuple[float, float]], label: str | None = None) -> None:
+def shade(ax: Axes, spans: list[tuple[float, float]], legend: str | None = None) -> None:
+    """Bubble months as a light red band behind the lines, the same on every panel."""
     for i, (a, b) in enumerate(spans):
-        ax.axvspan(a, b, label=label if i == 0 else None, **BUBBLE_SHADE)
+        ax.axvspan(a, b, label=legend if i == 0 else None, **BUBBLE_SHADE)
 
 
-def _plain_log(ax: Axes) -> None:
+def plain_log(ax: Axes) -> None:
     """Log y axis labelled 0.5, 1, 3 rather than 5x10^-1: prices and ratios are read, not parsed."""
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _plain(v)))
@@ -120,29 +148,29 @@ def _plain(v: float) -> str:
     return f"$10^{{{math.log10(v):.0f}}}$"
 
 
-def _log_if_wide(ax: Axes, *series: pd.Series | None, ratio: float = 10.0) -> bool:
+def _log_if_wide(ax: Axes, *drawn: pd.Series | None, ratio: float = 10.0) -> bool:
     """Log scale when the values span more than `ratio`: a collapse or a boom stays readable."""
-    present = [s for s in series if s is not None]
+    present = [s for s in drawn if s is not None]
     if not present:
         return False
     values = pd.concat(present)
     values = values[values > 0].dropna()
     if len(values) and values.max() > ratio * values.min():
-        _plain_log(ax)
+        plain_log(ax)
         return True
     return False
 
 
 def _legend(ax: Axes, *more: Axes, loc: str = "upper left") -> None:
     """One legend for an axis and its twins."""
-    handles, labels = ax.get_legend_handles_labels()
+    handles, names = ax.get_legend_handles_labels()
     for other in more:
-        h, l_ = other.get_legend_handles_labels()
+        h, n = other.get_legend_handles_labels()
         handles += h
-        labels += l_
+        names += n
     if handles:  # two columns once the list gets long, so the legend hides less of the data
         ncols = 2 if len(handles) >= 5 else 1
-        ax.legend(handles, labels, loc=loc, fontsize=8, framealpha=0.85, ncols=ncols)
+        ax.legend(handles, names, loc=loc, fontsize=8, framealpha=0.85, ncols=ncols)
 
 
 def _no_data(ax: Axes, what: str) -> None:
@@ -177,121 +205,142 @@ def summary_line(summary: dict[str, Any]) -> str:
     return "   |   ".join(parts)
 
 
-def _panel_capacity(ax: Axes, df: pd.DataFrame, x: pd.Series, spans, threshold: float) -> None:
+def panel_capacity(ax: Axes, df: pd.DataFrame, x: pd.Series, spans, threshold: float) -> None:
+    """Panel (a): installed capacity against compute demand, the used share, and utilization.
+
+    Like every `panel_*`: draws on `ax` (adding a twin axis where it has a right scale) from the
+    frame `df`, its rows at the calendar years `x`, with `spans` of bubble months shaded.
+    """
     ax.set_title("(a) Capacity vs demand: is compute idle?")
-    capacity = _series(df, "installed_capacity_h100e", MILLION)
-    demand = _series(df, "compute_demand_h100e", MILLION)
-    used = _series(df, "compute_used_h100e", MILLION)
-    _plot(ax, x, capacity, color="black", lw=2, label="installed capacity")
-    _plot(ax, x, demand, color="tab:blue", lw=1.6, label="compute demand")
+    capacity = series(df, "installed_capacity_h100e", MILLION)
+    demand = series(df, "compute_demand_h100e", MILLION)
+    used = series(df, "compute_used_h100e", MILLION)
+    _plot(ax, x, capacity, color="black", lw=2, label=label("installed_capacity_h100e"))
+    _plot(ax, x, demand, color="tab:blue", lw=1.6, label=label("compute_demand_h100e"))
     # A decade of 3x/yr growth spans ~10^5: on a log axis the gap between lines is the idle share.
     log = _log_if_wide(ax, capacity, ratio=30.0)
-    ax.set_ylabel("million H100e" + (" (log)" if log else ""))
+    ax.set_ylabel(unit("installed_capacity_h100e", MILLION) + (" (log)" if log else ""))
     if used is not None and used.notna().any():
         # Used compute as an area: white space under the black line is idle, blue above it is unmet.
         floor = float(used[used > 0].min()) / 2 if log and (used > 0).any() else 0.0
         ax.fill_between(
-            x, floor, used.clip(lower=floor), color="tab:green", alpha=0.25, lw=0, label="compute used"
+            x,
+            floor,
+            used.clip(lower=floor),
+            color="tab:green",
+            alpha=0.25,
+            lw=0,
+            label=label("compute_used_h100e"),
         )
         ax.set_ylim(bottom=floor if log else 0)
     elif not log:
         ax.set_ylim(bottom=0)
     twin = ax.twinx()
-    util = _series(df, "utilization", 0.01)
-    _plot(twin, x, util, color="tab:orange", lw=1, alpha=0.9, label="utilization (right)")
+    util = series(df, "utilization", 0.01)
+    _plot(twin, x, util, color="tab:orange", lw=1, alpha=0.9, label=f"{label('utilization')} (right)")
     twin.axhline(
         100 * threshold,
         color="tab:red",
         ls=":",
         lw=1.2,
-        label=f"glut threshold: {100 * threshold:.0f}% utilization",
+        label=f"glut threshold: {100 * threshold:.0f}% {label('utilization')}",
     )
     twin.set_ylim(0, 105)
-    twin.set_ylabel("utilization, %")
-    _shade(ax, spans, "glut months")
+    twin.set_ylabel(f"{label('utilization')}, {unit('utilization', 0.01)}")
+    shade(ax, spans, "glut months")
     _legend(ax, twin, loc="upper left")
 
 
-def _panel_prices(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
+def panel_prices(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
+    """Panel (b): spot and reserved rental price, on a log scale once they span a decade."""
     ax.set_title("(b) GPU rental price")
-    spot = _series(df, "spot_price_usd_per_gpu_hour")
-    reserved = _series(df, "reserved_price_usd_per_gpu_hour")
+    spot = series(df, "spot_price_usd_per_gpu_hour")
+    reserved = series(df, "reserved_price_usd_per_gpu_hour")
     if spot is None and reserved is None:
         _no_data(ax, "rental prices")
-    _plot(ax, x, _positive(spot), color="tab:red", lw=1.6, label="spot")
-    _plot(
-        ax, x, _positive(reserved), color="tab:purple", lw=1.6, ls="--", label="reserved (average contract)"
-    )
+    _plot(ax, x, positive(spot), color="tab:red", lw=1.6, label="spot")
+    _plot(ax, x, positive(reserved), color="tab:purple", lw=1.6, ls="--", label="reserved (average contract)")
     log = _log_if_wide(ax, spot, reserved)
-    ax.set_ylabel("USD per H100e-hour" + (" (log)" if log else ""))
-    _shade(ax, spans)
+    ax.set_ylabel(unit("spot_price_usd_per_gpu_hour") + (" (log)" if log else ""))
+    shade(ax, spans)
     _legend(ax)
 
 
-def _panel_capex(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
+def panel_capex(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
+    """Panel (c): capex as an area, GPU orders, backlog and cancellations on the right."""
     ax.set_title("(c) Capex and the GPU order book")
-    capex = _series(df, "capex_usd", BILLION)
+    capex = series(df, "capex_usd", BILLION)
     if capex is not None:
-        ax.fill_between(x, 0, capex.fillna(0), color="tab:grey", alpha=0.35, label="capex")
-    ax.set_ylabel("capex, USD bn per month")
+        ax.fill_between(x, 0, capex.fillna(0), color="tab:grey", alpha=0.35, label=label("capex_usd"))
+    ax.set_ylabel(f"{label('capex_usd')}, {unit('capex_usd', BILLION)}")
     ax.set_ylim(bottom=0)
     twin = ax.twinx()
     _plot(
         twin,
         x,
-        _series(df, "gpu_orders_h100e", MILLION),
+        series(df, "gpu_orders_h100e", MILLION),
         color="tab:blue",
         lw=1.3,
-        label="GPU orders (right)",
+        label=f"{label('gpu_orders_h100e')} (right)",
     )
     _plot(
         twin,
         x,
-        _series(df, "gpu_backlog_h100e", MILLION),
+        series(df, "gpu_backlog_h100e", MILLION),
         color="tab:cyan",
         lw=1.3,
         ls="--",
         label="order backlog (right)",
     )
-    cancels = _series(df, "gpu_cancellations_h100e", MILLION)
+    cancels = series(df, "gpu_cancellations_h100e", MILLION)
     if cancels is not None and (cancels > 0).any():
         _plot(twin, x, cancels, color="tab:red", lw=1.0, label="cancellations (right)")
     twin.set_ylabel("orders per month / backlog, million H100e")
     twin.set_ylim(bottom=0)
-    _shade(ax, spans)
+    shade(ax, spans)
     _legend(ax, twin)
 
 
-def _panel_tokens(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
+def panel_tokens(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
+    """Panel (d): tokens served (and demanded, when short) against the token price: Jevons."""
     ax.set_title("(d) AI services: volume up as price falls? (Jevons)")
-    served = _positive(_series(df, "tokens_served"))
-    demanded = _positive(_series(df, "tokens_demanded"))
-    _plot(ax, x, served, color="tab:green", lw=1.8, label="tokens served")
+    served = positive(series(df, "tokens_served"))
+    demanded = positive(series(df, "tokens_demanded"))
+    _plot(ax, x, served, color="tab:green", lw=1.8, label=label("tokens_served"))
     if demanded is not None and served is not None and (demanded > served * 1.01).any():
-        _plot(ax, x, demanded, color="tab:green", lw=1, ls=":", label="tokens demanded")
+        _plot(ax, x, demanded, color="tab:green", lw=1, ls=":", label=label("tokens_demanded"))
     if served is not None and served.notna().any():
         ax.set_yscale("log")  # tokens span orders of magnitude: keep scientific labels
-    ax.set_ylabel("tokens per month (log)")
+    ax.set_ylabel(f"{unit('tokens_served')} (log)")
     twin = ax.twinx()
-    price = _positive(_series(df, "token_price_usd_per_mtok"))
-    _plot(twin, x, price, color="tab:brown", lw=1.4, ls="--", label="token price (right)")
+    price = positive(series(df, "token_price_usd_per_mtok"))
+    _plot(
+        twin,
+        x,
+        price,
+        color="tab:brown",
+        lw=1.4,
+        ls="--",
+        label=f"{label('token_price_usd_per_mtok')} (right)",
+    )
     if price is not None and price.notna().any():
-        _plain_log(twin)
-    twin.set_ylabel("USD per million tokens (log)")
-    _shade(ax, spans)
+        plain_log(twin)
+    twin.set_ylabel(f"{unit('token_price_usd_per_mtok')} (log)")
+    shade(ax, spans)
     _legend(ax, twin)
 
 
-def _discovery_markers(ax: Axes, years: np.ndarray, sizes: np.ndarray, details: np.ndarray) -> None:
-    """A vertical line per discovery: red if it at least doubles efficiency, dashed if proprietary.
+def discovery_markers(ax: Axes, x: np.ndarray, sizes: np.ndarray, details: np.ndarray) -> None:
+    """A vertical line per discovery at its calendar year: red from 2x up, dashed if proprietary.
 
-    Each is labelled with its gain when there are few; otherwise only the big ones, so a
-    100x shock stands out from the background trickle of 1.1-2x ideas.
+    `x`, `sizes` and `details` hold each discovery's year, gain and event detail. Each is
+    labelled with its gain when there are few; otherwise only the big ones, so a 100x shock
+    stands out from the background trickle of 1.1-2x ideas.
     """
-    label_all = len(years) <= 8
+    label_all = len(x) <= 8
     seen: dict[float, int] = {}
     legend_done: set[str] = set()
-    for yr, size, detail in zip(years, sizes, details, strict=True):
+    for yr, size, detail in zip(x, sizes, details, strict=True):
         big = bool(size >= 2.0)
         proprietary = "proprietary" in str(detail).lower()
         kind = f"discovery {'≥' if big else '<'} 2x" + (", proprietary" if proprietary else "")
@@ -320,16 +369,16 @@ def _discovery_markers(ax: Axes, years: np.ndarray, sizes: np.ndarray, details: 
 
 def _panel_efficiency(ax: Axes, df: pd.DataFrame, x: pd.Series, events: pd.DataFrame, spans) -> None:
     ax.set_title("(e) Efficiency of AI architectures")
-    for column, label, style in (
+    for column, legend, style in (
         ("frontier_efficiency", "frontier (best known)", {"color": "tab:purple", "lw": 1.8}),
         ("mean_adopted_efficiency", "mean adopted by labs", {"color": "tab:olive", "lw": 1.6, "ls": "--"}),
     ):
-        s = _positive(_series(df, column))
+        s = positive(series(df, column))
         if s is not None and s.notna().any():
-            _plot(ax, x, s / s.dropna().iloc[0], label=label, **style)
-    _plain_log(ax)
+            _plot(ax, x, s / s.dropna().iloc[0], label=legend, **style)
+    plain_log(ax)
     ax.set_ylabel("x vs month 0 (log)")
-    _shade(ax, spans)
+    shade(ax, spans)
     if events is not None and len(events) and {"kind", "step"} <= set(events.columns):
         disc = events[events["kind"].astype(str) == "discovery"]
         if len(disc):
@@ -338,35 +387,36 @@ def _panel_efficiency(ax: Axes, df: pd.DataFrame, x: pd.Series, events: pd.DataF
                 if "size" in disc
                 else pd.Series(np.nan, disc.index)
             )
-            years = _step_to_year(df, disc["step"])
+            at = step_to_year(df, disc["step"])
             details = disc["detail"].astype(str) if "detail" in disc else pd.Series("", disc.index)
-            _discovery_markers(ax, years, sizes.to_numpy(dtype=float), details.to_numpy())
+            discovery_markers(ax, at, sizes.to_numpy(dtype=float), details.to_numpy())
     _legend(ax, loc="lower right")  # efficiency rises left to right: lower right is empty
 
 
 def _panel_writedowns(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
     ax.set_title("(f) Write-downs and stranded GPUs")
-    wd = _series(df, "write_downs_usd", BILLION)
+    wd = series(df, "write_downs_usd", BILLION)
     if wd is not None:
-        ax.bar(x, wd.fillna(0), width=1 / 12, color="tab:red", alpha=0.7, label="write-downs")
-    ax.set_ylabel("write-downs, USD bn per month")
+        ax.bar(x, wd.fillna(0), width=1 / 12, color="tab:red", alpha=0.7, label=label("write_downs_usd"))
+    ax.set_ylabel(f"{label('write_downs_usd')}, {unit('write_downs_usd', BILLION)}")
     ax.set_ylim(bottom=0)
     twin = ax.twinx()
     _plot(
         twin,
         x,
-        _series(df, "stranded_book_value_usd", BILLION),
+        series(df, "stranded_book_value_usd", BILLION),
         color="black",
         lw=1.6,
-        label="stranded book value (right)",
+        label=f"{label('stranded_book_value_usd')} (right)",
     )
-    twin.set_ylabel("stranded book value, USD bn")
+    twin.set_ylabel(f"{label('stranded_book_value_usd')}, {unit('stranded_book_value_usd', BILLION)}")
     twin.set_ylim(bottom=0)
-    _shade(ax, spans)
+    shade(ax, spans)
     _legend(ax, twin)
 
 
-def _year_axis(ax: Axes) -> None:
+def year_axis(ax: Axes) -> None:
+    """Whole calendar years on x, written 2027 rather than 2,027, over a light grid."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}"))
     ax.grid(True, alpha=0.25)
@@ -388,35 +438,36 @@ def dashboard(
     if threshold is None:
         threshold = summary.get("utilization_threshold", DEFAULT_UTILIZATION_THRESHOLD)
     df = model_df.sort_index()
-    x = _years(df)
-    spans = _bubble_spans(x, bubble_mask(df["glut"])) if "glut" in df else []
+    x = years(df)
+    spans = bubble_spans(x, bubble_mask(df["glut"])) if "glut" in df else []
 
     fig = Figure(figsize=(16, 13), layout="constrained")
     axes = fig.subplots(3, 2, sharex=True)
-    _panel_capacity(axes[0, 0], df, x, spans, float(threshold))
-    _panel_prices(axes[0, 1], df, x, spans)
-    _panel_capex(axes[1, 0], df, x, spans)
-    _panel_tokens(axes[1, 1], df, x, spans)
+    panel_capacity(axes[0, 0], df, x, spans, float(threshold))
+    panel_prices(axes[0, 1], df, x, spans)
+    panel_capex(axes[1, 0], df, x, spans)
+    panel_tokens(axes[1, 1], df, x, spans)
     _panel_efficiency(axes[2, 0], df, x, events_df, spans)
     _panel_writedowns(axes[2, 1], df, x, spans)
     for ax in axes.flat:
-        _year_axis(ax)
+        year_axis(ax)
     for ax in axes[2]:
-        ax.set_xlabel("calendar year")
+        ax.set_xlabel(unit("year"))
     if len(x):
         axes[0, 0].set_xlim(x.min(), x.max() + 1 / 12)
     fig.suptitle(f"{title}\n{summary_line(summary)}", fontsize=13)
     return fig
 
 
-COMPARE_PANELS: list[tuple[str, str, str, float, float | None]] = [
-    # column, title, y label, divisor, log scale when max/min exceeds this (None: linear)
-    ("installed_capacity_h100e", "Installed capacity", "million H100e", MILLION, 30.0),
-    ("compute_demand_h100e", "Compute demand", "million H100e", MILLION, 30.0),
-    ("utilization", "Utilization", "%", 0.01, None),
-    ("spot_price_usd_per_gpu_hour", "Spot rental price", "USD per H100e-hour", 1.0, 10.0),
-    ("capex_usd", "Capex", "USD bn per month", BILLION, None),
-    ("tokens_served", "Tokens served", "tokens per month", 1.0, 1.0),
+COMPARE_PANELS: list[tuple[str, float, float | None]] = [
+    # column (titled by its label, its y axis by its unit), divisor,
+    # log scale when max/min exceeds this (None: linear)
+    ("installed_capacity_h100e", MILLION, 30.0),
+    ("compute_demand_h100e", MILLION, 30.0),
+    ("utilization", 0.01, None),
+    ("spot_price_usd_per_gpu_hour", 1.0, 10.0),
+    ("capex_usd", BILLION, None),
+    ("tokens_served", 1.0, 1.0),
 ]
 
 
@@ -425,15 +476,16 @@ def compare(frames: dict[str, pd.DataFrame], title: str) -> Figure:
     fig = Figure(figsize=(16, 12), layout="constrained")
     axes = fig.subplots(3, 2, sharex=True)
     colours = [f"C{i % 10}" for i in range(len(frames))]
-    for ax, (column, panel_title, ylabel, scale, log_ratio) in zip(axes.flat, COMPARE_PANELS, strict=True):
-        ax.set_title(panel_title)
+    for ax, (column, scale, log_ratio) in zip(axes.flat, COMPARE_PANELS, strict=True):
+        name = label(column)
+        ax.set_title(name[0].upper() + name[1:])
         drawn: list[pd.Series] = []
-        for colour, (label, df) in zip(colours, frames.items(), strict=True):
-            s = _series(df.sort_index(), column, scale)
+        for colour, (run, df) in zip(colours, frames.items(), strict=True):
+            s = series(df.sort_index(), column, scale)
             if s is None:
                 continue
-            s = _positive(s) if log_ratio is not None else s
-            ax.plot(_years(df.sort_index()), s, color=colour, lw=1.5, label=label)
+            s = positive(s) if log_ratio is not None else s
+            ax.plot(years(df.sort_index()), s, color=colour, lw=1.5, label=run)
             drawn.append(s)
         log = False
         if not any(s.notna().any() for s in drawn):
@@ -445,10 +497,10 @@ def compare(frames: dict[str, pd.DataFrame], title: str) -> Figure:
             log = _log_if_wide(ax, *drawn, ratio=log_ratio)
         if not log:
             ax.set_ylim(*((0, 105) if column == "utilization" else (0, None)))
-        ax.set_ylabel(ylabel + (" (log)" if log else ""))
-        _year_axis(ax)
+        ax.set_ylabel(unit(column, scale) + (" (log)" if log else ""))
+        year_axis(ax)
     for ax in axes[2]:
-        ax.set_xlabel("calendar year")
+        ax.set_xlabel(unit("year"))
     handles = [ax.get_legend_handles_labels() for ax in axes.flat]
     best = max(handles, key=lambda hl: len(hl[1]))
     if best[1]:
