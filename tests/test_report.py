@@ -59,6 +59,4 @@ def test_committed_findings_match_a_fresh_regeneration(tmp_path):
     result = CliRunner().invoke(report, ["--out", str(out)])  # the default: 50 seeds
     assert result.exit_code == 0, result.output
     committed = Path(__file__).resolve().parent.parent / "docs" / "findings" / "README.md"
-    assert (out / "README.md").read_text() == committed.read_text(), (
-        "regenerate: aibubble report"
-    )
+    assert (out / "README.md").read_text() == committed.read_text(), "regenerate: aibubble report"
