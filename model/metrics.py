@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from model.episodes import find_episodes
+from model.episodes import TRAILING_MONTHS, find_episodes
 
 if TYPE_CHECKING:
     from model.config import BubbleConfig, Config
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class BubbleTracker:
     def __init__(self, cfg: BubbleConfig) -> None:
         self.cfg = cfg
-        self.capex: deque[float] = deque(maxlen=12)
+        self.capex: deque[float] = deque(maxlen=TRAILING_MONTHS)
         self.capex_peak = 0.0
 
     def update(self, capacity: float, demand: float, utilization: float, capex: float) -> dict[str, Any]:
@@ -34,7 +34,8 @@ class BubbleTracker:
         weak = demand < capacity
         trailing = sum(self.capex)
         self.capex_peak = max(self.capex_peak, trailing)
-        drawdown = 1 - trailing / self.capex_peak if self.capex_peak > 0 and len(self.capex) == 12 else 0.0
+        full = len(self.capex) == TRAILING_MONTHS
+        drawdown = 1 - trailing / self.capex_peak if self.capex_peak > 0 and full else 0.0
         return {
             "overcapacity": bool(over),
             "weak_demand": bool(weak),
