@@ -45,6 +45,8 @@ class Episode:
     capex_drawdown: float  # largest trailing-capex drawdown from onset to 12 months after its end
     bubble: bool  # impaired at least the threshold share of the book at onset
     burst: bool  # capex collapsed in its wake
+    bubble_month: int | None  # the month its impairment reached the threshold
+    burst_month: int | None  # the month the trailing capex drawdown reached the threshold
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,8 +77,10 @@ def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
         part = df.iloc[a : b + 1]
         idle = part["installed_capacity_h100e"] - part["compute_used_h100e"]
         book0 = float(df["book_value_usd"].iloc[max(a - 1, 0)])
-        impairment = float(part["impairment_usd"].sum())
-        drawdown = float(df["capex_drawdown"].iloc[a : b + 1 + TRAILING_MONTHS].max())
+        impaired = part["impairment_usd"].to_numpy(float).cumsum()
+        wake = df["capex_drawdown"].to_numpy(float)[a : b + 1 + TRAILING_MONTHS]
+        bubble_at = _first(impaired >= cfg.impairment_share_threshold * book0) if book0 > 0 else None
+        burst_at = _first(wake >= cfg.capex_drawdown_threshold)
         episodes.append(
             Episode(
                 onset=int(steps[a]),
@@ -89,10 +93,115 @@ def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
                 book_at_onset_usd=book0,
                 failure_usd=float(part["write_offs_failure_usd"].sum()),
                 retirement_usd=float(part["write_offs_retirement_usd"].sum()),
-                impairment_usd=impairment,
-                capex_drawdown=drawdown,
-                bubble=book0 > 0 and impairment >= cfg.impairment_share_threshold * book0,
-                burst=drawdown >= cfg.capex_drawdown_threshold,
+                impairment_usd=float(impaired[-1]),
+                capex_drawdown=float(wake.max()),
+                bubble=bubble_at is not None,
+                burst=burst_at is not None,
+                bubble_month=None if bubble_at is None else int(steps[a + bubble_at]),
+                burst_month=None if burst_at is None else int(steps[a + burst_at]),
             )
         )
     return episodes
+
+
+def _first(hit: np.ndarray) -> int | None:
+    idx = np.flatnonzero(hit)
+    return int(idx[0]) if idx.size else None
+
+
+EPISODE_EVENTS = ("glut_onset", "bubble", "burst", "glut_end")
+
+
+def episode_events(episodes: list[Episode], cfg: BubbleConfig) -> list[tuple]:
+    """Event-log rows (see `model.events.COLUMNS`) telling each episode's story: its onset, the
+    month it became a bubble, the month capex burst, and its end. The market is the agent.
+
+    An onset is dated to its first glut month although it is recognised only once the glut has
+    lasted `persistence_months`; the rows are in step order.
+    """
+    rows = []
+    for e in episodes:
+        span = f"{e.duration_months} months{' so far' if e.ongoing else ''}"
+        rows.append(
+            (
+                e.onset,
+                -1,
+                "market",
+                "glut_onset",
+                f"utilization below {cfg.utilization_threshold:.0%} and demand below capacity",
+                float(e.duration_months),
+                f"{span}; lowest utilization {e.min_utilization:.0%}; "
+                f"peak idle {e.max_idle_h100e / 1e6:.3g}M H100e",
+            )
+        )
+        if e.bubble_month is not None:
+            rows.append(
+                (
+                    e.bubble_month,
+                    -1,
+                    "market",
+                    "bubble",
+                    f"impairment reached {cfg.impairment_share_threshold:.0%} of the book at onset",
+                    e.impairment_usd,
+                    f"episode from month {e.onset}; book at onset ${e.book_at_onset_usd / 1e9:,.0f}bn",
+                )
+            )
+        if e.burst_month is not None:
+            rows.append(
+                (
+                    e.burst_month,
+                    -1,
+                    "market",
+                    "burst",
+                    f"trailing 12-month capex down {cfg.capex_drawdown_threshold:.0%} from its peak",
+                    e.capex_drawdown,
+                    f"episode from month {e.onset}",
+                )
+            )
+        if not e.ongoing:
+            rows.append(
+                (
+                    e.end,
+                    -1,
+                    "market",
+                    "glut_end",
+                    "utilization or demand recovered",
+                    float(e.duration_months),
+                    span,
+                )
+            )
+    return sorted(rows, key=lambda row: row[0])
+
+
+# The detector's thresholds read again over a small grid, so a threshold is not mistaken for a
+# result: persistence x utilization at the shipped impairment share, and the impairment share at
+# the shipped persistence and utilization.
+ROBUST_PERSISTENCE = (3, 6, 9, 12)  # months
+ROBUST_UTILIZATION = (0.5, 0.6, 0.7)  # fraction of capacity in service
+ROBUST_IMPAIRMENT = (0.05, 0.1, 0.25)  # fraction of book value at onset
+THRESHOLD_KEYS = ("persistence_months", "utilization_threshold", "impairment_share_threshold")
+
+
+def threshold_grid(df: pd.DataFrame, cfg: BubbleConfig) -> list[dict[str, Any]]:
+    """Whether the run has a glut and a bubble at each threshold of the robustness grid."""
+    points = [
+        {
+            "persistence_months": m,
+            "utilization_threshold": u,
+            "impairment_share_threshold": cfg.impairment_share_threshold,
+        }
+        for m in ROBUST_PERSISTENCE
+        for u in ROBUST_UTILIZATION
+    ] + [
+        {
+            "persistence_months": cfg.persistence_months,
+            "utilization_threshold": cfg.utilization_threshold,
+            "impairment_share_threshold": t,
+        }
+        for t in ROBUST_IMPAIRMENT
+    ]
+    out = []
+    for point in {tuple(p.items()): p for p in points}.values():  # the shipped point once
+        found = find_episodes(df, cfg.model_copy(update=point))
+        out.append({**point, "glut": bool(found), "bubble": any(e.bubble for e in found)})
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -18,6 +19,9 @@ class EventLog:
     ) -> None:
         self.rows.append((step, agent_id, agent_type, kind, cause, float(size), detail))
 
-    def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.rows, columns=COLUMNS)
+    def frame(self, extra: Sequence[tuple] = ()) -> pd.DataFrame:
+        """The log as a table in step order; `extra` rows (found afterwards, such as glut
+        episodes) go after the logged rows of their month."""
+        rows = sorted(self.rows + list(extra), key=lambda row: row[0]) if extra else self.rows
+        df = pd.DataFrame(rows, columns=COLUMNS)
         return df.astype({"step": "int64", "agent_id": "int64", "size": "float64"})

@@ -29,6 +29,7 @@ from model.compute_market import Allocation, allocate
 from model.config import Config, load_config, with_headline
 from model.contracts import ContractBook, split_reservations
 from model.efficiency import Diffusion
+from model.episodes import episode_events, find_episodes
 from model.events import EventLog
 from model.gpu_market import GpuVendor
 from model.ledger import Ledger
@@ -545,7 +546,13 @@ class AIMarketModel(mesa.Model):
         return out.astype({"step": "int64", "agent_id": "int64"})
 
     def events_frame(self) -> pd.DataFrame:
-        return self.events.frame()
+        """The event log, with the glut episodes found so far (onset, bubble, burst, end)."""
+        return self.events.frame(self.episode_events())
+
+    def episode_events(self, frame: pd.DataFrame | None = None) -> list[tuple]:
+        """Event rows of the glut episodes in `frame` (default: this run's model frame so far)."""
+        frame = self.model_frame() if frame is None else frame
+        return episode_events(find_episodes(frame, self.config.bubble), self.config.bubble)
 
     def summary(self) -> dict[str, Any]:
         return run_summary(self.model_frame(), self.events_frame(), self.config, self.seed)

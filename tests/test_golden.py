@@ -25,7 +25,8 @@ FRAMES = ("model", "agents", "events")
 def _frames(scenario: str) -> dict[str, pd.DataFrame]:
     model = AIMarketModel(scenario=scenario, n_users=2000, rng=7)
     model.run_model()
-    return {"model": model.model_frame(), "agents": model.agent_frame(), "events": model.events_frame()}
+    # the logged events: the episode rows `events_frame` adds are read from the model frame
+    return {"model": model.model_frame(), "agents": model.agent_frame(), "events": model.events.frame()}
 
 
 @pytest.mark.parametrize("scenario", CASES)

@@ -11,7 +11,7 @@ import solara
 
 from model.market import AIMarketModel
 from model.page.cards import calendar_month, counter, pct, qty, scroll, usd
-from model.page.viz_model import locked
+from model.page.viz_model import VizMarket, locked
 
 EVENT_LINES = 14  # lines in the event log card
 
@@ -101,13 +101,14 @@ def _names(model: AIMarketModel) -> dict[int, str]:
     return names
 
 
-def event_lines(model: AIMarketModel, n: int = EVENT_LINES) -> list[tuple[int, str, str]]:
+def event_lines(model: VizMarket, n: int = EVENT_LINES) -> list[tuple[int, str, str]]:
     """The story of the last months, newest first, as (step, kind, text).
 
     Routine events (orders, write-downs, funding...) are summed per month and kind, adoptions
     per month and discovery, so a 100x discovery and its spread stand out from the book-keeping.
     """
-    rows = model.events.rows[-400:]
+    found = model.episode_events(model.frame())
+    rows = sorted(model.events.rows[-400:] + found, key=lambda row: row[0])
     names = _names(model)
     groups: dict[tuple, list[tuple]] = {}
     order: list[tuple] = []
@@ -136,6 +137,14 @@ def event_lines(model: AIMarketModel, n: int = EVENT_LINES) -> list[tuple[int, s
             text = f"{len(items)} lab(s) adopt ×{size:.3g} via {cause} ({detail}): lab {labs}"
         elif kind == "bankruptcy":
             text = f"BANKRUPTCY of {who}: {usd(size)} unpaid ({detail})"
+        elif kind == "glut_onset":
+            text = f"GLUT begins: {cause} ({detail})"
+        elif kind == "bubble":
+            text = f"BUBBLE: {cause}; {usd(size)} impaired in the episode"
+        elif kind == "burst":
+            text = f"BURST: {cause} ({size:.0%} at most)"
+        elif kind == "glut_end":
+            text = f"glut ends after {detail}: {cause}"
         else:
             unit = UNITS.get(kind, "")
             amount = usd(total) if unit == "USD" else qty(total, unit)
@@ -147,18 +156,24 @@ def event_lines(model: AIMarketModel, n: int = EVENT_LINES) -> list[tuple[int, s
     return lines
 
 
-def event_log_html(model: AIMarketModel) -> str:
+def event_log_html(model: VizMarket) -> str:
     """The event log card, newest first.
 
     Its list carries data-month and data-events (the month, and how many events were logged,
     that it shows): a month's cards reach the browser one after the other, so the status line can
     already show a month whose log is still on its way. Tests wait on them.
     """
-    colours = {"discovery": "#c62828", "adoption": "#6a1b9a", "bankruptcy": "#c62828"}
+    colours = {
+        "discovery": "#c62828",
+        "adoption": "#6a1b9a",
+        "bankruptcy": "#c62828",
+        "glut_onset": "#e65100",
+    }
+    colours.update(bubble="#e65100", burst="#e65100", glut_end="#2e7d32")
     items = []
     for step, kind, text in event_lines(model):
         colour = colours.get(kind, "#333")
-        weight = "bold" if kind in ("discovery", "bankruptcy") else "normal"
+        weight = "bold" if kind in ("discovery", "bankruptcy", "glut_onset", "bubble", "burst") else "normal"
         items.append(
             f'<li style="color:{colour};font-weight:{weight}">'
             f"<span style='color:#777'>month {step} ({calendar_month(model, step)})</span> "
