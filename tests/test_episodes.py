@@ -8,7 +8,14 @@ import pytest
 
 from model import AIMarketModel
 from model.config import BubbleConfig
-from model.episodes import find_episodes, glut_runs
+from model.episodes import (
+    ROBUST_IMPAIRMENT,
+    ROBUST_PERSISTENCE,
+    ROBUST_UTILIZATION,
+    find_episodes,
+    glut_runs,
+    threshold_grid,
+)
 
 
 def frame(
@@ -135,3 +142,56 @@ def test_the_run_reads_its_own_glut_series_at_its_own_thresholds():
     (episode,) = find_episodes(df, model.config.bubble)
     glut = np.flatnonzero(df["glut"].to_numpy())
     assert (episode.onset, episode.end) == (glut[0], glut[-1])
+
+
+def test_an_episode_is_dated_when_it_becomes_a_bubble_and_when_capex_bursts():
+    util = [0.9] * 10 + [0.5] * 8 + [0.9] * 14
+    drawdown = [0.0] * 20 + [0.3, 0.45, 0.5] + [0.0] * 9  # reached two months after the end
+    cfg = BubbleConfig(persistence_months=6, merge_gap_months=0, impairment_share_threshold=0.1)
+    (e,) = find_episodes(frame(util, drawdown, impairment=20.0), cfg)
+    # 20 a month against a book of 1000: 10 % after five months of impairment
+    assert (e.bubble_month, e.burst_month) == (14, 21)
+    assert e.bubble and e.burst
+
+
+def test_every_episode_tells_its_story_in_the_event_log_of_the_run():
+    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=2)
+    model.run_model()
+    events = model.events_frame()
+    assert events["step"].is_monotonic_increasing
+    (episode,) = model.summary()["episodes"]
+    story = events[events["agent_type"] == "market"]
+    expected = [("glut_onset", episode["onset"])]
+    expected += [("bubble", episode["bubble_month"])] if episode["bubble"] else []
+    expected += [("burst", episode["burst_month"])] if episode["burst"] else []
+    expected += [] if episode["ongoing"] else [("glut_end", episode["end"])]
+    assert sorted(zip(story["kind"], story["step"], strict=True)) == sorted(expected)
+    assert model.summary()["events"]["glut_onset"] == 1
+
+
+def test_the_baseline_event_log_has_no_glut_story():
+    model = AIMarketModel(scenario="baseline", n_users=2000, rng=2, steps=36)
+    model.run_model()
+    assert not (model.events_frame()["agent_type"] == "market").any()
+
+
+def test_the_threshold_grid_reads_the_run_again_at_each_threshold():
+    util = [0.9] * 5 + [0.55] * 4 + [0.45] * 8 + [0.9] * 5
+    df = frame(util, impairment=20.0)
+    shipped = BubbleConfig()
+    rows = threshold_grid(df, shipped)
+    grid = {
+        (r["persistence_months"], r["utilization_threshold"], r["impairment_share_threshold"]): r
+        for r in rows
+    }
+    assert (
+        len(rows)
+        == len(grid)
+        == len(ROBUST_PERSISTENCE) * len(ROBUST_UTILIZATION) + len(ROBUST_IMPAIRMENT) - 1
+    )
+    at = shipped.impairment_share_threshold
+    assert grid[(6, 0.5, at)]["glut"] and not grid[(9, 0.5, at)]["glut"]  # 8 months below 50 %
+    assert grid[(12, 0.6, at)]["glut"]  # 12 months below 60 %
+    # 8 months x 20 = 160 against a book of 1000 at 12 months below 60 %: bubble at 10 %, not at 25 %
+    p, u = shipped.persistence_months, shipped.utilization_threshold
+    assert grid[(p, u, 0.1)]["bubble"] and not grid[(p, u, 0.25)]["bubble"]

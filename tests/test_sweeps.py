@@ -691,6 +691,36 @@ def test_the_phase_diagram_says_how_many_runs_it_leaves_out_and_why(uninterrupte
     assert "11 runs" in fig.get_suptitle()
 
 
+def test_analyze_shows_p_bubble_at_other_detector_thresholds_with_intervals(uninterrupted, tmp_path):
+    import shutil
+
+    from model.episodes import THRESHOLD_KEYS
+    from model.experiments.analysis import load_sweep, load_thresholds
+
+    folder = tmp_path / "copy"
+    shutil.copytree(uninterrupted, folder)
+    result = invoke(analyze, folder)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(folder / "analysis" / "thresholds.csv")
+    assert (folder / "analysis" / "thresholds.png").is_file() and (
+        folder / "analysis" / "thresholds.md"
+    ).is_file()
+    assert table["runs"].eq(12).all() and len(table) == 14  # 4 x 3 + 3 - the shipped point twice
+    (shipped,) = table[table["shipped"]].itertuples()
+    res = results(folder)
+    # at the shipped thresholds the grid reads exactly what each run found
+    assert shipped.p_bubble == pytest.approx(res["bubble"].mean())
+    assert shipped.p_glut == pytest.approx(res["glut"].mean())
+    assert (table["p_bubble_low"] <= table["p_bubble"]).all() and (
+        table["p_bubble"] <= table["p_bubble_high"]
+    ).all()
+    # a stricter persistence never finds more gluts (same utilization and impairment thresholds)
+    for _, part in table.groupby(["utilization_threshold", "impairment_share_threshold"]):
+        assert part.sort_values("persistence_months")["p_glut"].is_monotonic_decreasing
+    grid = load_thresholds(load_sweep(folder))
+    assert list(grid.columns) == ["run_id", *THRESHOLD_KEYS, "glut", "bubble"]
+
+
 def test_analyze_with_the_same_parameter_on_both_axes_is_one_line(uninterrupted):
     result = CliRunner().invoke(analyze, [str(uninterrupted), "--x", "jump_size", "--y", "jump_size"])
     assert result.exit_code == 2

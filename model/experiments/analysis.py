@@ -6,6 +6,9 @@
   swept range spans 10x or more.
 - Fan charts of the sampled series: median, 25-75 % and 5-95 % bands across the replicates of a
   few design points (chosen from the least to the most severe), or across all runs.
+- Threshold robustness: P(glut) and P(bubble) over all finished runs, read again at other
+  thresholds of the episode detector (persistence x utilization, and the impairment share a
+  bubble needs), with Wilson intervals, so that nobody mistakes a threshold for a result.
 - Sensitivity: Sobol first-order and total indices (S1, ST) with bootstrap confidence intervals
   for a `sobol` design, Morris mu*, sigma for a `morris` design (SALib), each as CSV, Markdown
   and a bar chart. Outputs are means over a point's replicates.
@@ -33,12 +36,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from model import measures
+from model.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, THRESHOLD_KEYS
 from model.errors import UserMistake
 from model.experiments.files import atomic_write_text, save_figure
 from model.experiments.stats import wilson
 from model.experiments.sweeps import SweepSpec, SweepStore, read_spec, salib_problem
 from model.experiments.sweeps.spec import MorrisDesign, SobolDesign
-from model.experiments.sweeps.store import ANALYSIS, RESULTS, SERIES, SPEC
+from model.experiments.sweeps.store import ANALYSIS, RESULTS, SERIES, SPEC, THRESHOLDS
 
 SENSITIVITY_OUTPUTS = ("bubble", "peak_overcapacity", "months_in_bubble", "capex_drawdown")
 SOBOL_INDICES = ("S1", "S1_conf", "ST", "ST_conf")
@@ -513,6 +517,87 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
+# ---------------------------------------------------------------------------------------- thresholds
+def threshold_table(grid: pd.DataFrame, shipped: dict[str, Any]) -> pd.DataFrame:
+    """P(glut) and P(bubble) with 95 % Wilson intervals at each point of the detector's threshold
+    grid, from a long table of runs (run_id, the `THRESHOLD_KEYS`, glut, bubble); `shipped`
+    marks the point that holds the configured thresholds."""
+    rows = []
+    for point, part in grid.groupby(list(THRESHOLD_KEYS), sort=True):
+        runs = len(part)
+        glut, glut_low, glut_high = wilson(int(part["glut"].sum()), runs)
+        bubble, bubble_low, bubble_high = wilson(int(part["bubble"].sum()), runs)
+        here = dict(zip(THRESHOLD_KEYS, point, strict=True))
+        rows.append(
+            {
+                **here,
+                "shipped": all(math.isclose(float(here[k]), float(shipped[k])) for k in THRESHOLD_KEYS),
+                "runs": runs,
+                "p_glut": glut,
+                "p_glut_low": glut_low,
+                "p_glut_high": glut_high,
+                "p_bubble": bubble,
+                "p_bubble_low": bubble_low,
+                "p_bubble_high": bubble_high,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def load_thresholds(sweep: Sweep) -> pd.DataFrame:
+    """The sweep's threshold grid (thresholds.parquet), finished runs only; empty for a sweep
+    made before the grid was recorded."""
+    path = sweep.root / THRESHOLDS
+    if not path.is_file():
+        return pd.DataFrame(columns=["run_id", *THRESHOLD_KEYS, "glut", "bubble"])
+    grid = pd.read_parquet(path)
+    return grid[grid["run_id"].isin(sweep.ok["run_id"])]
+
+
+def threshold_figure(table: pd.DataFrame, shipped: dict[str, Any], title: str) -> Figure:
+    """P(bubble) against the persistence a glut needs, one line per utilization threshold, and
+    against the impairment share a bubble needs; 95 % Wilson intervals as error bars."""
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    at_impairment = np.isclose(table["impairment_share_threshold"], shipped["impairment_share_threshold"])
+    for i, u in enumerate(ROBUST_UTILIZATION):
+        part = table[at_impairment & np.isclose(table["utilization_threshold"], u)]
+        part = part[part["persistence_months"].isin(ROBUST_PERSISTENCE)].sort_values("persistence_months")
+        err = [part["p_bubble"] - part["p_bubble_low"], part["p_bubble_high"] - part["p_bubble"]]
+        left.errorbar(
+            part["persistence_months"] + (i - 1) * 0.15,
+            part["p_bubble"],
+            yerr=err,
+            marker="o",
+            capsize=3,
+            label=f"utilization < {u:.0%}",
+        )
+    left.axvline(shipped["persistence_months"], color="grey", ls=":", lw=1, label="shipped persistence")
+    left.set_xticks(ROBUST_PERSISTENCE)
+    left.set_xlabel("months a glut must last to count (persistence)")
+    left.set_ylabel("P(bubble), share of runs")
+    left.set_title("by persistence and utilization threshold")
+    left.legend(fontsize=8)
+    base = np.isclose(table["persistence_months"], shipped["persistence_months"]) & np.isclose(
+        table["utilization_threshold"], shipped["utilization_threshold"]
+    )
+    part = table[base & table["impairment_share_threshold"].isin(ROBUST_IMPAIRMENT)]
+    part = part.sort_values("impairment_share_threshold")
+    err = [part["p_bubble"] - part["p_bubble_low"], part["p_bubble_high"] - part["p_bubble"]]
+    right.errorbar(
+        100 * part["impairment_share_threshold"], part["p_bubble"], yerr=err, marker="o", capsize=3
+    )
+    right.axvline(100 * shipped["impairment_share_threshold"], color="grey", ls=":", lw=1, label="shipped")
+    right.legend(fontsize=8)
+    right.set_xlabel("impairment a bubble needs, % of book value at onset")
+    right.set_title("by the impairment threshold (shipped persistence, utilization)")
+    for ax in (left, right):
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------- all at once
 def analyze(
     root: Path,
@@ -573,6 +658,23 @@ def analyze(
         written.append(path)
     else:
         notes.append("fan chart: no sampled series in this sweep")
+
+    grid = load_thresholds(sweep)
+    if grid.empty:
+        notes.append("threshold robustness: no threshold grid in this sweep (made before it was recorded)")
+    else:
+        shipped = SweepStore.open(sweep.root).read_base_config()["bubble"]
+        table = threshold_table(grid, shipped)
+        for suffix, text in ((".csv", table.to_csv(index=False)), (".md", markdown_table(table))):
+            path = out / f"thresholds{suffix}"
+            atomic_write_text(path, text)
+            written.append(path)
+        title = f"{sweep.name}: P(bubble) at other detector thresholds — {grid['run_id'].nunique()} runs" + (
+            f", pooled over {', '.join(sweep.params)}" if sweep.params else ""
+        )
+        path = out / "thresholds.png"
+        save_figure(threshold_figure(table, shipped, title), path)
+        written.append(path)
 
     kind = sweep.spec.design.kind
     if kind in ("sobol", "morris"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,9 +26,10 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from model.config import BubbleConfig, Config, load_config
-from model.episodes import find_episodes
+from model.config import Config, load_config
+from model.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, threshold_grid
 from model.experiments import counterfactual as cf
+from model.experiments.analysis import threshold_table
 from model.experiments.files import BARE_PNG, save_figure
 from model.experiments.stats import fmt_share, paired_difference, share
 from model.measures import BILLION, SEVERITIES
@@ -53,10 +55,7 @@ GLUT_SCENARIO = "sudden-100x"
 SLOW_USERS = {"users.adjustment_per_month": 0.01}
 SLOW_TRAINING = {"compute_market.price_smoothing_months": 24.0}
 GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
-# The detector's thresholds, varied around the shipped ones so nobody mistakes one for a result.
-ROBUST_PERSISTENCE = (3, 6, 9, 12)  # months
-ROBUST_UTILIZATION = (0.5, 0.6, 0.7)  # fraction
-ROBUST_IMPAIRMENT = (0.05, 0.1, 0.25)  # fraction of book value at onset
+# Scenarios whose P(glut), P(bubble) the report reads again over the detector's threshold grid.
 ROBUST_SCENARIOS = ("sudden-100x", "demand-mania", "deepseek-2025")
 
 
@@ -87,7 +86,8 @@ class Options:
     steps: int | None = None  # run.steps override for the scenario runs (None: the scenario's own)
     grid_levels: int | None = None  # levels per swept parameter (None: the spec's)
     workers: int = 2
-    progress: bool = False
+    progress: bool | None = False  # progress bars: None only on a terminal
+    say: Callable[[str], None] = field(default=lambda _line: None)  # stage lines for people
 
 
 @dataclass
@@ -165,13 +165,31 @@ def _scenario_run(task: tuple[Config, int, bool]) -> dict[str, Any]:
     return out
 
 
-def _run_all(tasks: list[tuple[Config, int, bool]], workers: int) -> list[dict[str, Any]]:
+def _run_all(
+    tasks: list[tuple[Config, int, bool]], workers: int, progress: bool | None
+) -> list[dict[str, Any]]:
     """Run tasks on `workers` processes; results in task order, so output does not depend on it."""
-    if workers <= 1:
-        return [_scenario_run(t) for t in tasks]
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_scenario_run, tasks, chunksize=4))
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=len(tasks),
+        desc="scenario runs",
+        unit="run",
+        file=sys.stderr,
+        disable={True: False, False: True}.get(progress),  # None: only on a terminal
+        dynamic_ncols=True,
+    )
+    with bar:
+        if workers <= 1:
+            return [_done(bar, _scenario_run(t)) for t in tasks]
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            return [_done(bar, r) for r in pool.map(_scenario_run, tasks, chunksize=4)]
+
+
+def _done(bar: Any, result: dict[str, Any]) -> dict[str, Any]:
+    bar.update()
+    return result
 
 
 def run_scenarios(opts: Options) -> Results:
@@ -183,7 +201,12 @@ def run_scenarios(opts: Options) -> Results:
     }
     tasks = [(configs[n], seed, n in DISCOVERY_SCENARIOS) for n in SCENARIOS for seed in seeds]
     tasks += [(cfg, seed, False) for cfg in variants.values() for seed in seeds]
-    done = iter(_run_all(tasks, opts.workers))
+    paired = sum(t[2] for t in tasks)
+    opts.say(
+        f"scenario runs: {len(SCENARIOS)} scenarios and {len(variants)} glut variants x {len(seeds)} seeds = "
+        f"{len(tasks)} runs, {paired} of them with a paired counterfactual, on {opts.workers} process(es)"
+    )
+    done = iter(_run_all(tasks, opts.workers, opts.progress))
     for name in SCENARIOS:
         runs = [next(done) for _ in seeds]
         res.frames[name] = [r["frame"] for r in runs]
@@ -209,6 +232,7 @@ def run_phase_sweep(opts: Options, res: Results, out: Path) -> None:
             p["num"] = opts.grid_levels
     spec = sweeps.parse_spec(data, "config/sweeps/phase-jump-elasticity.yaml")
     prepared = sweeps.prepare(spec, "config/sweeps/phase-jump-elasticity.yaml")
+    opts.say(f"phase sweep: {len(prepared.design)} runs on {opts.workers} process(es)")
     with tempfile.TemporaryDirectory(prefix="aibubble-report-") as tmp:
         store = sweeps.create_sweep(prepared, Path(tmp), "aibubble report")
         outcome = sweeps.run_sweep(store, prepared, workers=opts.workers, progress=opts.progress)
@@ -671,26 +695,32 @@ def write_off_table(res: Results) -> str:
 
 def robustness_table(res: Results, name: str) -> str:
     """P(glut) and P(bubble) of one scenario's runs, read again at other detector thresholds."""
-    frames = res.frames[name]
-    base = load_config(name).bubble
+    shipped = load_config(name).bubble
+    grid = pd.DataFrame(
+        [{"run_id": i, **row} for i, f in enumerate(res.frames[name]) for row in threshold_grid(f, shipped)]
+    )
+    table = threshold_table(grid, shipped.model_dump())
 
-    def shares(cfg: BubbleConfig) -> str:
-        found = [find_episodes(f, cfg) for f in frames]
-        glut = share([bool(e) for e in found])[0]
-        bubble = share([any(x.bubble for x in e) for e in found])[0]
-        return f"{glut:.2f} / {bubble:.2f}"
+    def p(row: pd.Series, key: str) -> str:
+        return fmt_share((row[f"p_{key}"], row[f"p_{key}_low"], row[f"p_{key}_high"]))
+
+    def at(persistence: int, utilization: float, impairment: float) -> pd.Series:
+        hit = (
+            (table["persistence_months"] == persistence)
+            & np.isclose(table["utilization_threshold"], utilization)
+            & np.isclose(table["impairment_share_threshold"], impairment)
+        )
+        return table[hit].iloc[0]
 
     head = " | ".join(f"utilization < {u:.0%}" for u in ROBUST_UTILIZATION)
     lines = [f"| persistence | {head} |", "|---" * (len(ROBUST_UTILIZATION) + 1) + "|"]
     for months in ROBUST_PERSISTENCE:
-        cells = [
-            shares(base.model_copy(update={"persistence_months": months, "utilization_threshold": u}))
-            for u in ROBUST_UTILIZATION
-        ]
-        mark = " (shipped)" if months == base.persistence_months else ""
+        rows = [at(months, u, shipped.impairment_share_threshold) for u in ROBUST_UTILIZATION]
+        cells = [f"glut {p(r, 'glut')}<br>bubble {p(r, 'bubble')}" for r in rows]
+        mark = " (shipped)" if months == shipped.persistence_months else ""
         lines.append(f"| {months} months{mark} | " + " | ".join(cells) + " |")
     impairment = ", ".join(
-        f"{t:.0%}: {shares(base.model_copy(update={'impairment_share_threshold': t})).split(' / ')[1]}"
+        f"{t:.0%}: {p(at(shipped.persistence_months, shipped.utilization_threshold, t), 'bubble')}"
         for t in ROBUST_IMPAIRMENT
     )
     return "\n".join(lines) + f"\n\nP(bubble) by the impairment a bubble needs (share of book): {impairment}."
@@ -1029,6 +1059,7 @@ def build_report(out: Path, opts: Options) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     res = run_scenarios(opts)
     run_phase_sweep(opts, res, out)
+    opts.say("checks, tables and figures")
     facts = stylised_facts(res)
     calib = calibration(res)
     _explain_calibration(calib)

@@ -284,7 +284,11 @@ def _record(store: SweepStore, payload: dict[str, Any], counts: _Counters) -> No
     }
     if payload["status"] == "ok":
         store.write_result(
-            {k: payload[k] for k in ("run_id", "seed", "summary", "series", "meta") if k in payload}
+            {
+                k: payload[k]
+                for k in ("run_id", "seed", "summary", "series", "thresholds", "meta")
+                if k in payload
+            }
         )
         counts.ok += 1
     else:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from model.config import build
+from model.episodes import threshold_grid
 from model.experiments.files import jsonable
 from model.experiments.provenance import now_utc
 from model.experiments.sweeps.design import run_config_data
@@ -27,7 +28,8 @@ MAX_WARNINGS = 10  # distinct warnings kept per run in the ledger
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Run one design point with one seed (in a worker process); never raises for model errors.
 
-    Returns {"run_id", "seed", "status": "ok", "summary", "series", "meta"} or, if the model
+    Returns {"run_id", "seed", "status": "ok", "summary", "series", "thresholds", "meta"} (the
+    thresholds: glut and bubble read again over the detector's robustness grid) or, if the model
     raised, {"run_id", "seed", "status": "failed", "traceback", "meta"}.
     """
     t0 = time.perf_counter()
@@ -44,8 +46,10 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
             data = run_config_data(task["base"], {**task["overrides"], "run.seed": seed})
             model = AIMarketModel(config=build(data, f"run {run_id}"), rng=seed)
             model.run_model()
+            frame = model.model_frame()
             out["summary"] = jsonable(model.summary())
-            out["series"] = sample_series(model.model_frame(), task["series_columns"], task["series_every"])
+            out["series"] = sample_series(frame, task["series_columns"], task["series_every"])
+            out["thresholds"] = threshold_grid(frame, model.config.bubble)
             out["status"] = "ok"
         except Exception:
             out["status"] = "failed"

@@ -9,9 +9,10 @@
         ledger.jsonl         append-only status ledger, one JSON object per finished attempt
                              (ok, failed, or lost: the worker died under the run, which is then
                              run again; attempt number, duration, host, traceback), fsync'd
-        runs/000/000123.json one file per finished run: its summary and sampled series
+        runs/000/000123.json one file per finished run: its summary, sampled series and thresholds
         results.parquet      one row per run (sorted by run_id): design, status, summary numbers
         series.parquet       long table of the sampled series: run_id, step, one column each
+        thresholds.parquet   long table: run_id, the detector's thresholds, glut and bubble at them
         status.parquet       one row per run: status, attempts, duration, host, error line
         analysis/            pictures and tables written by `aibubble analyze`
 
@@ -56,6 +57,7 @@ LEDGER = "ledger.jsonl"
 RUNS = "runs"
 RESULTS = "results.parquet"
 SERIES = "series.parquet"
+THRESHOLDS = "thresholds.parquet"
 STATUS = "status.parquet"
 ANALYSIS = "analysis"
 LOCK = ".lock"
@@ -311,8 +313,10 @@ class SweepStore:
         with (
             atomic_path(self.path(RESULTS)) as results_tmp,
             atomic_path(self.path(SERIES)) as series_tmp,
+            atomic_path(self.path(THRESHOLDS)) as thresholds_tmp,
             pq.ParquetWriter(results_tmp, results_schema) as results_out,
             pq.ParquetWriter(series_tmp, series_schema) as series_out,
+            pq.ParquetWriter(thresholds_tmp, THRESHOLDS_SCHEMA) as thresholds_out,
         ):
             for start in range(0, len(run_ids), BATCH_ROWS):
                 chunk = design.slice(start, BATCH_ROWS)
@@ -320,6 +324,7 @@ class SweepStore:
                 payloads = [self.read_result(rid) if status[rid] == "ok" else None for rid in ids]
                 results_out.write_table(self._results_batch(chunk, ids, status, payloads, columns))
                 series_out.write_table(self._series_batch(ids, payloads, series_columns, series_schema))
+                thresholds_out.write_table(self._thresholds_batch(ids, payloads))
         self._write_status(run_ids, status)
         counts = {"ok": 0, "failed": 0, "pending": 0}
         for value in status.values():
@@ -378,6 +383,16 @@ class SweepStore:
                 cols[c].extend(None if v is None else float(v) for v in values)
         return pa.Table.from_pydict(cols, schema=schema)
 
+    @staticmethod
+    def _thresholds_batch(ids: list[int], payloads: list[dict[str, Any] | None]) -> pa.Table:
+        cols: dict[str, list[Any]] = {name: [] for name in THRESHOLDS_SCHEMA.names}
+        for rid, payload in zip(ids, payloads, strict=True):
+            for row in (payload or {}).get("thresholds") or []:  # none in sweeps made before the grid
+                cols["run_id"].append(rid)
+                for name in THRESHOLDS_SCHEMA.names[1:]:
+                    cols[name].append(row[name])
+        return pa.Table.from_pydict(cols, schema=THRESHOLDS_SCHEMA)
+
     def _write_status(self, run_ids: list[int], status: dict[int, str]) -> None:
         attempts: dict[int, int] = {}
         last: dict[int, tuple[Any, ...]] = {}  # run id -> (duration, host, finished, error line)
@@ -414,6 +429,18 @@ class SweepStore:
         )
         with atomic_path(self.path(STATUS)) as tmp:
             pq.write_table(pa.Table.from_pydict(rows, schema=schema), tmp)
+
+
+THRESHOLDS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.int64()),
+        ("persistence_months", pa.int64()),
+        ("utilization_threshold", pa.float64()),
+        ("impairment_share_threshold", pa.float64()),
+        ("glut", pa.bool_()),
+        ("bubble", pa.bool_()),
+    ]
+)
 
 
 def flat_summary(summary: dict[str, Any]) -> dict[str, Any]:
