@@ -185,10 +185,73 @@ def test_a_custom_size_of_one_or_less_cannot_be_discovered(render):
     field = custom_size_field(rc)
     field.v_model = "1"
     field.fire_event("focusout", None)
-    refused = "size must be above 1"
+    refused = "size must be a number above 1"
     until(lambda: button(rc, "Discover now").disabled and any(refused in a for a in alerts(rc)))
     assert button(rc, "Discover now").disabled
     assert any(refused in a for a in alerts(rc))
+
+
+BAD_SIZES = ["nan", "NaN", "inf", "-inf", "abc", "1e400", "-5", "0", "1", "10001", "", " ", "1,5", "0x10"]
+BAD_SEEDS = ["nan", "abc", "-3", "1e400", "1.5", "inf", "9" * 40 + "x", "4 2"]  # empty: the default
+
+
+def step_shows(model, rc) -> int:
+    """Press Step; the page must show the next month (it keeps working)."""
+    before = model.value.steps
+    button(rc, "Step").click()
+    assert model.value.steps == before + 1
+    until(lambda: f"Month {before + 1}</b>" in html_of(rc, "aibubble-now"))
+    assert f"Month {before + 1}</b>" in html_of(rc, "aibubble-now")
+    return before + 1
+
+
+@pytest.mark.parametrize("bad", BAD_SIZES)
+def test_a_bad_custom_size_is_refused_with_its_value_and_the_page_keeps_stepping(render, bad):
+    model, rc = render("baseline")
+    rc.find(v.BtnToggle).widget.v_model = 3  # custom
+    field = custom_size_field(rc)
+    field.v_model = bad
+    field.fire_event("focusout", None)
+    refused = f"size must be a number above 1 and at most 10000, not {bad!r}"
+    until(lambda: button(rc, "Discover now").disabled and refused in alerts(rc))
+    assert button(rc, "Discover now").disabled and refused in alerts(rc)
+    step_shows(model, rc)
+    step_shows(model, rc)
+    assert not [d for d in model.value.diffusion.discoveries if d.cause == "Discover now"]
+    field = custom_size_field(rc)
+    field.v_model = "50"  # and a good value still works afterwards
+    field.fire_event("focusout", None)
+    until(lambda: not button(rc, "Discover now").disabled)
+    button(rc, "Discover now").click()
+    assert model.value.diffusion.discoveries[-1].gain == 50.0
+
+
+@pytest.mark.parametrize("bad", BAD_SEEDS)
+def test_a_bad_seed_falls_back_to_the_scenarios_seed_says_so_and_the_page_keeps_stepping(render, bad):
+    model, rc = render("baseline")
+    seed = rc.find(v.TextField, label="Seed (whole number)").widget
+    seed.v_model = bad
+    seed.fire_event("focusout", None)
+    button(rc, "Reset").click()
+    assert model.value.seed == model.value.config.run.seed
+    until(lambda: any("seed" in a and "the scenario's seed is used" in a for a in alerts(rc)))
+    assert any("seed" in a and "the scenario's seed is used" in a for a in alerts(rc))
+    step_shows(model, rc)
+
+
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_every_slider_at_its_end_builds_a_model_that_steps(render, end):
+    model, rc = render("sudden-100x")
+    params = viz_model.model_params("sudden-100x").values()
+    ours = {p["label"] for p in params if str(p.get("type", "")).startswith("Slider")}
+    sliders = [w for w in rc.find(v.Slider).widgets if w.label in ours]  # not Mesa's render interval
+    assert {w.label for w in sliders} == ours and len(ours) >= 4
+    for widget in sliders:
+        widget.v_model = getattr(widget, end)
+    button(rc, "Reset").click()
+    assert model.value.steps == 0
+    for _ in range(3):
+        step_shows(model, rc)
 
 
 def test_a_moved_slider_overrides_the_scenario_on_reset_and_the_rest_keep_its_values(render):

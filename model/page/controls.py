@@ -6,6 +6,8 @@ lab (or an independent researcher), into the running model at the current month.
 
 from __future__ import annotations
 
+import math
+
 import solara
 from mesa.visualization.utils import force_update
 
@@ -74,8 +76,15 @@ def _lab_choice(label: str) -> int | None:
     return None if label == INDEPENDENT else int(label.split()[-1])
 
 
-def _valid_gain(gain: float | None) -> bool:
-    return gain is not None and 1.0 < float(gain) <= MAX_GAIN
+def parse_gain(text: str) -> float | None:
+    """The custom size typed by a person, or None if it is not a finite number above 1 and at
+    most MAX_GAIN. The field holds text, not a float: a NaN in a reactive float never equals
+    itself, so every render would count as a change and the page would re-render forever."""
+    try:
+        gain = float(str(text).strip())
+    except ValueError:
+        return None
+    return gain if math.isfinite(gain) and 1.0 < gain <= MAX_GAIN else None
 
 
 @solara.component
@@ -88,7 +97,7 @@ def DiscoverNow(model: VizMarket):
     """
     counter()
     size = solara.use_reactive("100x")
-    custom = solara.use_reactive(1000.0)
+    custom = solara.use_reactive("1000")
     is_open = solara.use_reactive(True)
     lab_label = solara.use_reactive("lab 0")
     message, set_message = solara.use_state(("", 0))  # (text, id of the model it is about)
@@ -101,16 +110,15 @@ def DiscoverNow(model: VizMarket):
         return lab_label.value if lab_label.value in options else options[0]
 
     def chosen_gain() -> float | None:
-        return SIZES.get(size.value, custom.value)
+        return SIZES[size.value] if size.value in SIZES else parse_gain(custom.value)
 
     independent = chosen_lab() == INDEPENDENT
-    gain = chosen_gain()
-    valid = _valid_gain(gain)
+    valid = chosen_gain() is not None
     d = model.config.discovery
 
     def discover() -> None:
         label, gain = chosen_lab(), chosen_gain()
-        if not _valid_gain(gain):
+        if gain is None:
             return
         lab = _lab_choice(label)
         publish = True if lab is None else is_open.value  # independents always publish
@@ -130,7 +138,7 @@ def DiscoverNow(model: VizMarket):
         solara.HTML(tag="div", unsafe_innerHTML="<b>Discover now</b>: a new architecture, this month")
         solara.ToggleButtonsSingle(value=size, values=[*SIZES, CUSTOM], dense=True)
         if size.value == CUSTOM:
-            solara.InputFloat("custom size, x efficiency (>1)", value=custom)
+            solara.InputText("custom size, x efficiency (>1)", value=custom)
         with solara.Row(gap="12px"):
             solara.Select("made by", value=chosen_lab(), values=choices(), on_value=lab_label.set)
             solara.Checkbox(
@@ -146,6 +154,8 @@ def DiscoverNow(model: VizMarket):
             disabled=not valid or not model.running,
         )
         if not valid:
-            solara.Error(f"size must be above 1 and at most {MAX_GAIN:g}", dense=True)
+            solara.Error(
+                f"size must be a number above 1 and at most {MAX_GAIN:g}, not {custom.value!r}", dense=True
+            )
         if message[0] and message[1] == id(model):  # not once Reset made a new model
             solara.Success(message[0], dense=True)

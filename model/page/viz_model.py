@@ -163,7 +163,7 @@ def model_params(scenario: str) -> dict[str, Any]:
         "jump_month": {
             "type": "SliderInt",
             "value": int(slider_start["jump_month"]),
-            "min": 0,
+            "min": min(1, int(slider_start["jump_month"])),  # a scripted discovery needs month >= 1
             "max": max(int(cfg.run.steps), slider_start["jump_month"]),
             "step": 1,
             "label": "Jump month",
