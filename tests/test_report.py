@@ -21,6 +21,12 @@ def test_report_is_deterministic_and_complete(tmp_path):
         result = CliRunner().invoke(report, [*TINY, "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert "checks pass" in result.output
+        # its size before it starts, and its stages as they come (to stderr, for people)
+        assert (
+            "report: scenario runs: 6 scenarios and 3 glut variants x 1 seeds = 9 runs, "
+            "3 of them with a paired counterfactual" in result.stderr
+        )
+        assert "report: phase sweep: 4 runs" in result.stderr
     first, second = _files(a), _files(b)
     assert set(first) == {
         "README.md",

@@ -3,8 +3,9 @@
 Starts the viz command (`python -m model.cli.serve`, the same click command that `aibubble viz`
 runs) on a free loopback port, opens the page with Playwright in /usr/bin/chromium (no browser
 download), steps the model, triggers a 100x discovery, checks that the plots and the event log
-change and that the page fetched nothing from the internet, and saves a screenshot to
-runs/test-artifacts/ (git-ignored; AIBUBBLE_TEST_ARTIFACTS overrides the folder).
+change and that the page fetched nothing from the internet, and saves a screenshot in the
+test's temporary folder; with AIBUBBLE_TEST_ARTIFACTS=DIR (CI keeps it) also in DIR. Nothing is
+written into the user's runs/.
 
 With AIBUBBLE_VIZ_SCREENSHOT=docs/viz.png it also rewrites the README's screenshot: the
 sudden-100x scenario played into its bubble (month 46; seed 42 is in the bubble in months 45-46).
@@ -28,7 +29,7 @@ from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(os.environ.get("AIBUBBLE_TEST_ARTIFACTS", ROOT / "runs" / "test-artifacts"))
+ARTIFACTS = os.environ.get("AIBUBBLE_TEST_ARTIFACTS")
 # Flags verified on these machines (see MESA-NOTES.md): no sandbox, no GPU, no network chatter.
 CHROMIUM_FLAGS = [
     "--headless",
@@ -141,9 +142,12 @@ def step_to(page, month: int) -> None:
 def save_screenshot(page, tmp_path: Path, name: str) -> Path:
     shot = tmp_path / name
     page.screenshot(path=str(shot))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, ARTIFACTS / name)
-    return ARTIFACTS / name
+    if not ARTIFACTS:
+        return shot
+    keep = Path(ARTIFACTS)
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / name)
+    return keep / name
 
 
 def test_viz_page_steps_and_a_100x_discovery_ripples_through_plots_and_event_log(browser_page, tmp_path):

@@ -58,7 +58,13 @@ def report(
 
     t0 = time.perf_counter()
     opts = Options(
-        replicates, n_users, steps, grid_levels, workers, progress=None if sys.stderr.isatty() else False
+        replicates,
+        n_users,
+        steps,
+        grid_levels,
+        workers,
+        progress=None if sys.stderr.isatty() else False,
+        say=lambda line: click.echo(f"report: {line}", err=True),
     )
     try:
         found = build_report(out_dir, opts)
