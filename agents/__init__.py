@@ -1,8 +1,8 @@
 """The agents of the AI compute market: one type per module."""
 
-from agents.architect import ModelArchitect
-from agents.hyperscaler import Hyperscaler
-from agents.lab import AILab
-from agents.users import UserPopulation
+from aibubble.agents.architect import ModelArchitect
+from aibubble.agents.hyperscaler import Hyperscaler
+from aibubble.agents.lab import AILab
+from aibubble.agents.users import UserPopulation
 
 __all__ = ["AILab", "Hyperscaler", "ModelArchitect", "UserPopulation"]

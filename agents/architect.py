@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import mesa
 
 if TYPE_CHECKING:
-    from model.config import ArchitectConfig
+    from aibubble.config import ArchitectConfig
 
 
 class ModelArchitect(mesa.Agent):

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from model.measures import HOURS_PER_MONTH
+from aibubble.measures import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
-    from model.config import HyperscalerConfig
-    from model.gpu_market import GpuVendor, Order
+    from aibubble.config import HyperscalerConfig
+    from aibubble.gpu_market import GpuVendor, Order
 
-from model.compute_market import Offer
+from aibubble.compute_market import Offer
 
 
 class Hyperscaler(mesa.Agent):

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from model.measures import HOURS_PER_MONTH
+from aibubble.measures import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
-    from model.config import LabConfig
-    from model.ledger import Account
+    from aibubble.config import LabConfig
+    from aibubble.ledger import Account
 
 
 class AILab(mesa.Agent):

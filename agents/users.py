@@ -25,7 +25,7 @@ import mesa
 import numpy as np
 
 if TYPE_CHECKING:
-    from model.config import UserConfig
+    from aibubble.config import UserConfig
 
 
 SENSITIVITY_CLASSES = 64

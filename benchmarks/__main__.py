@@ -83,7 +83,7 @@ def _max_rss_mb() -> float:
 
 def measure(n_users: int, steps: int, repeat: int) -> dict[str, float]:
     """All figures for one population size, measured in this process (the worker)."""
-    from model import AIMarketModel
+    from aibubble import AIMarketModel
 
     rss_after_import = _max_rss_mb()
     construct = run = float("inf")
@@ -136,7 +136,7 @@ def _strategic(model) -> int:
 
 def measure_strategic(steps: int, repeat: int) -> dict[str, float]:
     """Microseconds per strategic-agent step, from a run whose user population is tiny."""
-    from model import AIMarketModel
+    from aibubble import AIMarketModel
 
     best = float("inf")
     for _ in range(repeat):

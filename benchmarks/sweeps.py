@@ -61,7 +61,7 @@ def _spec(n: int, fixed: dict[str, object], name: str) -> dict[str, object]:
 
 def measure_sweep(n: int, workers: int, fixed: dict[str, object]) -> dict[str, float]:
     """In the fresh driver process: one sweep, timed, with its peak memory."""
-    from model.experiments.sweeps import create_sweep, parse_spec, prepare, run_sweep
+    from aibubble.experiments.sweeps import create_sweep, parse_spec, prepare, run_sweep
 
     spec = parse_spec(_spec(n, fixed, f"bench-{n}-{workers}w"), "benchmark")
     prepared = prepare(spec, "benchmark")
@@ -77,14 +77,14 @@ def measure_sweep(n: int, workers: int, fixed: dict[str, object]) -> dict[str, f
 
 def sweep_seeds(n: int) -> list[int]:
     """The seeds the benchmark sweep gives its runs, so that the bare loop does the same work."""
-    from model.experiments.sweeps import parse_spec, prepare
+    from aibubble.experiments.sweeps import parse_spec, prepare
 
     return prepare(parse_spec(_spec(n, {}, "seeds"), "benchmark"), "benchmark").design["seed"].tolist()
 
 
 def measure_loop(seeds: list[int]) -> dict[str, float]:
     """In a fresh process: default runs with these seeds, one after another, no sweep machinery."""
-    from model import AIMarketModel
+    from aibubble import AIMarketModel
 
     t0 = time.perf_counter()
     for seed in seeds:

@@ -1,7 +1,9 @@
 """aibubble: an agent-based model of the AI compute market (Mesa).
 
-`AIMarketModel` is imported on first use, so that `agents` (which reads `model.measures`)
-and `model` can be imported in either order without a cycle.
+Installed as one namespace, `aibubble`, so that no generic top-level name is claimed: this
+folder (`model/`) is the package `aibubble`, `agents/` is `aibubble.agents` and `config/` is
+`aibubble.data` (see setup.cfg). `AIMarketModel` is imported on first use, so that
+`aibubble.agents` (which reads `aibubble.measures`) and `aibubble` import in either order.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from model.market import AIMarketModel
+    from aibubble.market import AIMarketModel
 
-__all__ = ["AIMarketModel"]
+__all__ = ["AIMarketModel", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "AIMarketModel":
-        from model.market import AIMarketModel
+        from aibubble.market import AIMarketModel
 
         return AIMarketModel
-    raise AttributeError(f"module 'model' has no attribute {name!r}")
+    raise AttributeError(f"module 'aibubble' has no attribute {name!r}")

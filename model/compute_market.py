@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.measures import HOURS_PER_MONTH
+from aibubble.measures import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
-    from model.config import ComputeMarketConfig
-    from model.contracts import ContractBook
+    from aibubble.config import ComputeMarketConfig
+    from aibubble.contracts import ContractBook
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from pydantic import (
     model_validator,
 )
 
-from model.errors import UserMistake
+from aibubble.errors import UserMistake
 
-CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+# The shipped scenarios and sweep specs: package data of `aibubble.data` (config/ in the checkout),
+# a folder on disk in an editable or a wheel install. AIBUBBLE_CONFIG_DIR points elsewhere.
+CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR") or str(resources.files("aibubble.data")))
 
 
 class ConfigError(UserMistake):

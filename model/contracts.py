@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.measures import HOURS_PER_MONTH
+from aibubble.measures import HOURS_PER_MONTH
 
 
 class ContractBook:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from agents import AILab
-    from model.config import Config
-    from model.events import EventLog
+    from aibubble.agents import AILab
+    from aibubble.config import Config
+    from aibubble.events import EventLog
 
 
 class Market(Protocol):

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from model.config import BubbleConfig
+    from aibubble.config import BubbleConfig
 
 TRAILING_MONTHS = 12  # window of the trailing capex whose drawdown marks a burst
 

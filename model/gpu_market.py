@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.config import EfficiencyConfig, GpuMarketConfig
+from aibubble.config import EfficiencyConfig, GpuMarketConfig
 
 
 @dataclass

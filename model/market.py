@@ -23,18 +23,18 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
-from agents.hyperscaler import rivals_growth
-from model.compute_market import Allocation, allocate
-from model.config import Config, load_config, with_headline
-from model.contracts import ContractBook, split_reservations
-from model.efficiency import Diffusion
-from model.episodes import episode_events, find_episodes
-from model.events import EventLog
-from model.gpu_market import GpuVendor
-from model.ledger import Ledger
-from model.measures import SERIES
-from model.metrics import BubbleTracker, run_summary
+from aibubble.agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
+from aibubble.agents.hyperscaler import rivals_growth
+from aibubble.compute_market import Allocation, allocate
+from aibubble.config import Config, load_config, with_headline
+from aibubble.contracts import ContractBook, split_reservations
+from aibubble.efficiency import Diffusion
+from aibubble.episodes import episode_events, find_episodes
+from aibubble.events import EventLog
+from aibubble.gpu_market import GpuVendor
+from aibubble.ledger import Ledger
+from aibubble.measures import SERIES
+from aibubble.metrics import BubbleTracker, run_summary
 
 # Agent-level names differ from model-level ones: mesa.batch_run merges both into one row.
 HYPERSCALER_REPORTERS = {

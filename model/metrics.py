@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from model.episodes import TRAILING_MONTHS, find_episodes
+from aibubble.episodes import TRAILING_MONTHS, find_episodes
 
 if TYPE_CHECKING:
-    from model.config import BubbleConfig, Config
+    from aibubble.config import BubbleConfig, Config
 
 
 class BubbleTracker:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model import AIMarketModel
+from aibubble import AIMarketModel
 
 
 def run(scenario: str = "baseline", steps: int | None = None, **kwargs) -> AIMarketModel:

@@ -15,9 +15,9 @@ import mesa
 import numpy as np
 import pytest
 
-from agents import AILab, Hyperscaler, ModelArchitect
-from agents.hyperscaler import rivals_growth
-from model.config import (
+from aibubble.agents import AILab, Hyperscaler, ModelArchitect
+from aibubble.agents.hyperscaler import rivals_growth
+from aibubble.config import (
     ArchitectConfig,
     Config,
     EfficiencyConfig,
@@ -25,12 +25,12 @@ from model.config import (
     HyperscalerConfig,
     LabConfig,
 )
-from model.contracts import ContractBook
-from model.efficiency import Diffusion
-from model.events import EventLog
-from model.gpu_market import GpuVendor, Order
-from model.ledger import Ledger
-from model.measures import HOURS_PER_MONTH as H
+from aibubble.contracts import ContractBook
+from aibubble.efficiency import Diffusion
+from aibubble.events import EventLog
+from aibubble.gpu_market import GpuVendor, Order
+from aibubble.ledger import Ledger
+from aibubble.measures import HOURS_PER_MONTH as H
 
 
 class World(mesa.Model):

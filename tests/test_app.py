@@ -16,10 +16,10 @@ import solara
 import solara.widgets
 from click.testing import CliRunner
 
-from model import AIMarketModel
-from model.cli.serve import SCENARIO_ENV, viz
-from model.config import scenario_names
-from model.page import app, charts, controls, tables, viz_model
+from aibubble import AIMarketModel
+from aibubble.cli.serve import SCENARIO_ENV, viz
+from aibubble.config import scenario_names
+from aibubble.page import app, charts, controls, tables, viz_model
 
 
 @pytest.fixture(autouse=True)
@@ -376,11 +376,11 @@ class FakeServer:
 
 def test_viz_serves_the_page_on_loopback_with_the_scenario_in_the_environment(monkeypatch):
     FakeServer.started.clear()
-    monkeypatch.setattr("model.cli.serve.subprocess.Popen", FakeServer)
+    monkeypatch.setattr("aibubble.cli.serve.subprocess.Popen", FakeServer)
     result = CliRunner().invoke(viz, ["--scenario", "sudden-100x", "--port", "8799"])
     assert result.exit_code == 0, result.output
     cmd, env = FakeServer.started[0]
-    assert cmd[1:5] == ["-m", "solara", "run", "model.page.app"]
+    assert cmd[1:5] == ["-m", "solara", "run", "aibubble.page.app"]
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "8799"
     assert "--no-check-version" in cmd and "--no-open" in cmd
     assert env[SCENARIO_ENV] == "sudden-100x"
@@ -388,7 +388,7 @@ def test_viz_serves_the_page_on_loopback_with_the_scenario_in_the_environment(mo
 
 
 def test_viz_warns_when_told_to_listen_beyond_loopback(monkeypatch):
-    monkeypatch.setattr("model.cli.serve.subprocess.Popen", FakeServer)
+    monkeypatch.setattr("aibubble.cli.serve.subprocess.Popen", FakeServer)
     result = CliRunner().invoke(viz, ["--host", "0.0.0.0", "--expose"])
     assert result.exit_code == 0
     assert "anyone who can reach this machine" in result.output
@@ -396,7 +396,7 @@ def test_viz_warns_when_told_to_listen_beyond_loopback(monkeypatch):
 
 def test_viz_stops_at_an_unknown_scenario_before_starting_a_server(monkeypatch):
     FakeServer.started.clear()
-    monkeypatch.setattr("model.cli.serve.subprocess.Popen", FakeServer)
+    monkeypatch.setattr("aibubble.cli.serve.subprocess.Popen", FakeServer)
     result = CliRunner().invoke(viz, ["--scenario", "no-such-scenario"])
     assert result.exit_code == 2
     assert "no-such-scenario" in result.output
@@ -405,8 +405,8 @@ def test_viz_stops_at_an_unknown_scenario_before_starting_a_server(monkeypatch):
 
 def test_viz_names_the_missing_extra_instead_of_serving_a_blank_page(monkeypatch):
     FakeServer.started.clear()
-    monkeypatch.setattr("model.cli.serve.subprocess.Popen", FakeServer)
-    monkeypatch.setattr("model.cli.serve.missing_packages", lambda: ["solara[assets]"])
+    monkeypatch.setattr("aibubble.cli.serve.subprocess.Popen", FakeServer)
+    monkeypatch.setattr("aibubble.cli.serve.missing_packages", lambda: ["solara[assets]"])
     result = CliRunner().invoke(viz, [])
     assert result.exit_code == 1
     assert "pip install 'aibubble[viz]'" in result.output

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from model.cli import main
+from aibubble.cli import main
 from tests.test_cli import aibubble_executable
 
 BINARY = bytes(range(256)) * 4  # NUL bytes and no valid UTF-8
@@ -455,7 +455,7 @@ CASES: dict[str, Case] = {
 @pytest.fixture(scope="module")
 def real_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A real run folder (3 months, 20 segments) and a real sweep folder (no run made yet)."""
-    from model.experiments.sweeps import create_sweep, parse_spec, prepare
+    from aibubble.experiments.sweeps import create_sweep, parse_spec, prepare
 
     root = tmp_path_factory.mktemp("real")
     result = CliRunner().invoke(
@@ -522,7 +522,7 @@ def test_a_bad_input_gives_one_error_line_and_leaves_nothing_behind(
     _set_up(c, tmp_path, real_folders)
     before = _tree(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("model.cli.serve.subprocess", SimpleNamespace(Popen=_no_server))
+    monkeypatch.setattr("aibubble.cli.serve.subprocess", SimpleNamespace(Popen=_no_server))
     result = CliRunner().invoke(main, c.args.split())
     assert isinstance(result.exception, SystemExit), f"uncaught {result.exception!r}"
     _check(c, result.exit_code, result.stdout, result.stderr, before, tmp_path)

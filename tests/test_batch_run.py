@@ -14,7 +14,7 @@ import mesa
 import pandas as pd
 import pytest
 
-from model import AIMarketModel
+from aibubble import AIMarketModel
 
 STEPS = 24
 PARAMETERS = {

@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from model.cli import main
+from aibubble.cli import main
 from tests.conftest import SCENARIOS
 
 RUN_FILES = {

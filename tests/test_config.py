@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from model import AIMarketModel
-from model.config import (
+from aibubble import AIMarketModel
+from aibubble.config import (
     CONFIG_DIR,
     Config,
     ConfigError,

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from model.cli import main
-from model.config import load_config
-from model.experiments import counterfactual as cf
+from aibubble.cli import main
+from aibubble.config import load_config
+from aibubble.experiments import counterfactual as cf
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from model import AIMarketModel
-from model.config import load_config
+from aibubble import AIMarketModel
+from aibubble.config import load_config
 
 
 def shock(open_publication: bool, **overrides) -> tuple[AIMarketModel, int]:

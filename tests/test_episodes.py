@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import AIMarketModel
-from model.config import BubbleConfig
-from model.episodes import (
+from aibubble import AIMarketModel
+from aibubble.config import BubbleConfig
+from aibubble.episodes import (
     ROBUST_IMPAIRMENT,
     ROBUST_PERSISTENCE,
     ROBUST_UTILIZATION,
@@ -117,7 +117,7 @@ def test_deepseeks_capex_cut_in_scarcity_is_not_a_burst():
 
 
 def test_the_efficiency_elasticity_is_the_long_run_log_ratio_of_the_pair_over_log_gain():
-    from model.metrics import efficiency_elasticity
+    from aibubble.metrics import efficiency_elasticity
 
     without = pd.DataFrame({"compute_demand_h100e": np.linspace(100.0, 400.0, 60)})
     with_d = without.copy()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model import AIMarketModel
+from aibubble import AIMarketModel
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = ("sudden-100x", "demand-mania")

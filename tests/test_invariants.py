@@ -14,8 +14,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model import AIMarketModel
-from model.config import load_config
+from aibubble import AIMarketModel
+from aibubble.config import load_config
 
 NON_NEGATIVE = [
     "installed_capacity_h100e",

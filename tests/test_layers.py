@@ -8,8 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from model import AIMarketModel
-from model.measures import SERIES
+from aibubble import AIMarketModel
+from aibubble.measures import SERIES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,12 +24,16 @@ BLOCKING_RUN = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, Block())
-    from model import AIMarketModel
+    from aibubble import AIMarketModel
     model = AIMarketModel(scenario="sudden-100x", n_users=500, steps=6, jump_month=3)
     model.run_model()
     model.summary()
-    tooling = sorted(m for m in sys.modules if m.startswith(("model.experiments", "model.cli", "model.page")))
+    layers = ("aibubble.experiments", "aibubble.cli", "aibubble.page")
+    tooling = sorted(m for m in sys.modules if m.startswith(layers))
     assert not tooling, tooling
+    # everything is imported through the one namespace, never as the folders' generic names
+    generic = sorted(m for m in sys.modules if m.split(".")[0] in ("model", "agents", "config"))
+    assert not generic, generic
     print("ran", model.steps)
     """
 )

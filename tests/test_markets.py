@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import AIMarketModel
-from model.compute_market import HOURS_PER_MONTH, clear_spot
-from model.config import EfficiencyConfig, GpuMarketConfig
-from model.gpu_market import GpuVendor
+from aibubble import AIMarketModel
+from aibubble.compute_market import HOURS_PER_MONTH, clear_spot
+from aibubble.config import EfficiencyConfig, GpuMarketConfig
+from aibubble.gpu_market import GpuVendor
 
 ASK = np.array([0.5, 1.0, 2.0])
 CAP = np.array([100.0, 100.0, 100.0])

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from model.compute_market import Offer, allocate
-from model.config import BubbleConfig, ComputeMarketConfig
-from model.contracts import ContractBook, split_reservations
-from model.ledger import EXTERNAL, Ledger
-from model.measures import HOURS_PER_MONTH as H
-from model.metrics import BubbleTracker
+from aibubble.compute_market import Offer, allocate
+from aibubble.config import BubbleConfig, ComputeMarketConfig
+from aibubble.contracts import ContractBook, split_reservations
+from aibubble.ledger import EXTERNAL, Ledger
+from aibubble.measures import HOURS_PER_MONTH as H
+from aibubble.metrics import BubbleTracker
 
 # --- the contract book --------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from model.cli.findings import report
+from aibubble.cli.findings import report
 
 TINY = ["--replicates", "1", "--n-users", "300", "--steps", "72", "--grid-levels", "2"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model import AIMarketModel
-from model.config import load_config
+from aibubble import AIMarketModel
+from aibubble.config import load_config
 
 SERIES = ["adoption_share", "utilization", "compute_demand_h100e", "tokens_served", "ai_spending_usd"]
 

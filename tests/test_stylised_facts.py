@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.experiments import report
+from aibubble.experiments import report
 
 EXPECTED_TO_FAIL = {
     "token growth in a year": "simulated ~9x/yr vs ~50x (Google tokens); usage adjusts slowly",

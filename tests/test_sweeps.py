@@ -28,9 +28,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from model.cli.sweeps import analyze, sweep
-from model.experiments.sweeps import SpecError, parse_spec, prepare
-from model.experiments.sweeps.design import RowReader
+from aibubble.cli.sweeps import analyze, sweep
+from aibubble.experiments.sweeps import SpecError, parse_spec, prepare
+from aibubble.experiments.sweeps.design import RowReader
 
 REPO = Path(__file__).resolve().parent.parent
 N_RUNS = 12
@@ -225,7 +225,7 @@ def test_designs_have_the_sizes_their_schemes_promise_and_stay_in_range():
 
 
 def test_a_list_design_runs_exactly_its_points_and_records_the_base_value_of_keys_left_out():
-    from model.config import load_config
+    from aibubble.config import load_config
 
     points = [{"jump_size": 10.0}, {"jump_size": 100.0, "users.demand_elasticity": 0.5}]
     spec = parse_spec({**GRID, "replicates": 1, "design": {"kind": "list", "points": points}}, "s")
@@ -257,8 +257,8 @@ def test_a_grid_sweep_on_two_workers_writes_every_run_once(uninterrupted):
 
 
 def test_each_run_is_the_model_run_with_its_stored_seed(uninterrupted):
-    from model import AIMarketModel
-    from model.config import load_config
+    from aibubble import AIMarketModel
+    from aibubble.config import load_config
 
     row = results(uninterrupted).iloc[7]
     overrides = {
@@ -294,7 +294,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_a_run(u
     command = [
         sys.executable,
         "-m",
-        "model.cli.sweeps",
+        "aibubble.cli.sweeps",
         "sweep",
         str(spec),
         "--workers",
@@ -385,7 +385,7 @@ def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_the_others_
 def test_a_worker_process_killed_mid_sweep_costs_no_run_its_runs_are_resubmitted_automatically(
     uninterrupted, tmp_path
 ):
-    from model.experiments.sweeps import create_sweep, run_sweep
+    from aibubble.experiments.sweeps import create_sweep, run_sweep
 
     spec = parse_spec(GRID, "spec")
     prepared = prepare(spec, "spec")
@@ -423,7 +423,7 @@ class FlakyBackend:
         from concurrent.futures import Future
         from concurrent.futures.process import BrokenProcessPool
 
-        from model.experiments.sweeps import run_task
+        from aibubble.experiments.sweeps import run_task
 
         future: Future[dict[str, Any]] = Future()
         if task["run_id"] == 0:
@@ -437,7 +437,7 @@ class FlakyBackend:
 
     @staticmethod
     def lost(exc: BaseException) -> bool:
-        from model.experiments.sweeps import LocalBackend
+        from aibubble.experiments.sweeps import LocalBackend
 
         return LocalBackend.lost(exc)
 
@@ -446,7 +446,7 @@ class FlakyBackend:
 
 
 def test_a_run_whose_worker_dies_every_time_fails_after_a_bounded_number_of_attempts(tmp_path, monkeypatch):
-    from model.experiments.sweeps import create_sweep, driver, run_sweep
+    from aibubble.experiments.sweeps import create_sweep, driver, run_sweep
 
     monkeypatch.setattr(driver, "make_backend", lambda kind, workers, scheduler: FlakyBackend())
     spec = parse_spec({**GRID, "replicates": 1}, "spec")
@@ -461,8 +461,8 @@ def test_a_run_whose_worker_dies_every_time_fails_after_a_bounded_number_of_atte
 
 
 def test_a_sweep_whose_backend_cannot_start_leaves_no_folder(tmp_path, monkeypatch):
-    from model.config import ConfigError
-    from model.experiments.sweeps import driver
+    from aibubble.config import ConfigError
+    from aibubble.experiments.sweeps import driver
 
     def unreachable(kind: str, workers: int, scheduler: str | None) -> Any:
         raise ConfigError("--scheduler tcp://10.0.0.1:8786: cannot connect (timed out)")
@@ -497,7 +497,7 @@ def test_kill_9_of_the_driver_leaves_no_process_of_the_sweep_alive(tmp_path, bac
     spec = {**GRID, "name": "long-runs", "fixed": {"n_users": 2000, "jump_month": 6}, "replicates": 10}
     out = tmp_path / "out"
     marker = uuid.uuid4().hex
-    command = [sys.executable, "-m", "model.cli.sweeps", "sweep", str(write_spec(tmp_path, spec))]
+    command = [sys.executable, "-m", "aibubble.cli.sweeps", "sweep", str(write_spec(tmp_path, spec))]
     proc = subprocess.Popen(
         [*command, "--workers", "2", "--backend", backend, "--out", str(out), "--no-analyze"],
         cwd=REPO,
@@ -610,7 +610,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     """
     import json, resource, sys
     from pathlib import Path
-    from model.experiments.sweeps import create_sweep, parse_spec, prepare, run_sweep
+    from aibubble.experiments.sweeps import create_sweep, parse_spec, prepare, run_sweep
     n, out = int(sys.argv[1]), Path(sys.argv[2])
     spec = parse_spec({
         "name": f"mem-{n}", "base": "baseline", "fixed": {"n_users": 20, "steps": 6},
@@ -643,7 +643,7 @@ def test_the_driver_memory_does_not_grow_with_the_number_of_runs(tmp_path):
 
 # ------------------------------------------------------------------------------------ analysis
 def test_the_phase_diagram_counts_bubbles_per_cell(uninterrupted):
-    from model.experiments.analysis import load_sweep, phase_table
+    from aibubble.experiments.analysis import load_sweep, phase_table
 
     table, geo = phase_table(load_sweep(uninterrupted), "jump_size", "demand_elasticity")
     res = results(uninterrupted)
@@ -678,7 +678,7 @@ def test_analyze_draws_the_phase_diagram_and_fan_chart_named_by_severity(uninter
 def test_the_phase_diagram_says_how_many_runs_it_leaves_out_and_why(uninterrupted, tmp_path):
     import shutil
 
-    from model.experiments.analysis import load_sweep, phase_figure
+    from aibubble.experiments.analysis import load_sweep, phase_figure
 
     folder = tmp_path / "copy"
     shutil.copytree(uninterrupted, folder)
@@ -694,8 +694,8 @@ def test_the_phase_diagram_says_how_many_runs_it_leaves_out_and_why(uninterrupte
 def test_analyze_shows_p_bubble_at_other_detector_thresholds_with_intervals(uninterrupted, tmp_path):
     import shutil
 
-    from model.episodes import THRESHOLD_KEYS
-    from model.experiments.analysis import load_sweep, load_thresholds
+    from aibubble.episodes import THRESHOLD_KEYS
+    from aibubble.experiments.analysis import load_sweep, load_thresholds
 
     folder = tmp_path / "copy"
     shutil.copytree(uninterrupted, folder)

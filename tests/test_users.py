@@ -8,8 +8,8 @@ import mesa
 import numpy as np
 import pytest
 
-from agents import UserPopulation
-from model.config import UserConfig
+from aibubble.agents import UserPopulation
+from aibubble.config import UserConfig
 
 
 def market(seed: int) -> mesa.Model:

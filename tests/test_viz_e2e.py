@@ -1,6 +1,6 @@
 """End to end: `aibubble viz` serves the page, and Debian's Chromium drives it like a person.
 
-Starts the viz command (`python -m model.cli.serve`, the same click command that `aibubble viz`
+Starts the viz command (`python -m aibubble.cli.serve`, the same click command that `aibubble viz`
 runs) on a free loopback port, opens the page with Playwright in /usr/bin/chromium (no browser
 download), steps the model, triggers a 100x discovery, checks that the plots and the event log
 change and that the page fetched nothing from the internet, and saves a screenshot in the
@@ -64,7 +64,7 @@ def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("viz") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "model.cli.serve", "--port", str(port), "--scenario", "sudden-100x"],
+            [sys.executable, "-m", "aibubble.cli.serve", "--port", str(port), "--scenario", "sudden-100x"],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

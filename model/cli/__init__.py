@@ -19,12 +19,19 @@ from typing import Any
 
 import click
 
-from model.cli.errors import OneLineErrors, UserError, people_errors
-from model.cli.findings import report
-from model.cli.serve import viz
-from model.cli.sweeps import analyze, sweep
-from model.config import ConfigError, describe, load_config, parameter_table, parse_assignment, scenario_names
-from model.measures import BILLION, OUTCOMES
+from aibubble.cli.errors import OneLineErrors, UserError, people_errors
+from aibubble.cli.findings import report
+from aibubble.cli.serve import viz
+from aibubble.cli.sweeps import analyze, sweep
+from aibubble.config import (
+    ConfigError,
+    describe,
+    load_config,
+    parameter_table,
+    parse_assignment,
+    scenario_names,
+)
+from aibubble.measures import BILLION, OUTCOMES
 
 
 def _overrides(assignments: Iterable[str]) -> dict[str, Any]:
@@ -138,12 +145,12 @@ def run(
     # Imported where needed: progress bars and file output matter only to `run`.
     from tqdm import tqdm
 
-    from model import AIMarketModel
-    from model.experiments.output import write_run
-    from model.metrics import efficiency_elasticity
+    from aibubble import AIMarketModel
+    from aibubble.experiments.output import write_run
+    from aibubble.metrics import efficiency_elasticity
 
     if counterfactual:
-        from model.experiments import counterfactual as cf
+        from aibubble.experiments import counterfactual as cf
 
         counter_cfg = cf.counterfactual_config(cfg)  # a scenario without a discovery stops here
     m = AIMarketModel(config=cfg, rng=seed)
@@ -287,7 +294,7 @@ def _run_labels(paths: list[Path]) -> list[str]:
 @people_errors
 def compare(run_dirs: tuple[Path, ...], out_png: Path | None) -> None:
     """Overlay the key series of several RUN_DIRS and print their summaries side by side."""
-    from model.experiments import plots
+    from aibubble.experiments import plots
 
     loaded = [(path, *_load_run(path)) for path in run_dirs]
     frames: dict[str, Any] = {}

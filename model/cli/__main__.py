@@ -1,5 +1,5 @@
-"""`python -m model.cli ...` is `aibubble ...`."""
+"""`python -m aibubble.cli ...` is `aibubble ...`."""
 
-from model.cli import main
+from aibubble.cli import main
 
 main()

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from model.errors import UserMistake
+from aibubble.errors import UserMistake
 
 
 class UserError(click.ClickException):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from model.cli.errors import UserError, people_errors
+from aibubble.cli.errors import UserError, people_errors
 
 
 @click.command()
@@ -54,7 +54,7 @@ def report(
     import matplotlib
 
     matplotlib.use("Agg")
-    from model.experiments.report import Options, build_report
+    from aibubble.experiments.report import Options, build_report
 
     t0 = time.perf_counter()
     opts = Options(

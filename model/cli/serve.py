@@ -1,13 +1,13 @@
 """`aibubble viz`: serve the interactive page (model/page/app.py) with Solara.
 
-The page is served by `solara run model.page.app` in a child process; the scenario reaches the page
+The page is served by `solara run aibubble.page.app` in a child process; the scenario reaches the page
 through the environment variable AIBUBBLE_VIZ_SCENARIO. The server binds to loopback unless
 --host says otherwise, and another address must be confirmed (`--expose`, or yes at the
 prompt on a terminal): the page runs simulations for anyone who reaches it. It never phones
 home (no version check, no telemetry) and needs no internet access: the browser assets come
 from the solara-assets package.
 
-Also runnable without the console script: `python -m model.cli.serve --port 8766`.
+Also runnable without the console script: `python -m aibubble.cli.serve --port 8766`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from typing import Any
 
 import click
 
-from model.cli.errors import OneLineCommand, UserError
-from model.config import ConfigError, load_config
+from aibubble.cli.errors import OneLineCommand, UserError
+from aibubble.config import ConfigError, load_config
 
 SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # read by model/page/viz_model.py
-APP_MODULE = "model.page.app"
+APP_MODULE = "aibubble.page.app"
 
 
 def solara_command(host: str, port: int) -> list[str]:

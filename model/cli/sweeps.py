@@ -1,7 +1,7 @@
 """`aibubble sweep` and `aibubble analyze`: many runs over a design, and their pictures.
 
 Both are plain `click.Command` objects, registered on the main group in `model/cli/__init__.py`. They also
-run on their own: `python -m model.cli.sweeps sweep SPEC.yaml`.
+run on their own: `python -m aibubble.cli.sweeps sweep SPEC.yaml`.
 
 Before anything heavy, `sweep` prints the design's size (computed from the spec, not by
 enumerating it) and an estimate of the run time (a few months of one real run of the base
@@ -21,10 +21,10 @@ from typing import Any
 
 import click
 
-from model.cli.errors import OneLineErrors, UserError, people_errors
-from model.errors import UserMistake
-from model.experiments.sweeps.design import MAX_RUNS
-from model.measures import SEVERITIES
+from aibubble.cli.errors import OneLineErrors, UserError, people_errors
+from aibubble.errors import UserMistake
+from aibubble.experiments.sweeps.design import MAX_RUNS
+from aibubble.measures import SEVERITIES
 
 
 def _command_line() -> str:
@@ -43,8 +43,8 @@ def _size_lines(spec: Any) -> list[str]:
 def _estimate_line(base_config: dict[str, Any], runs: int, workers: int, backend: str) -> str:
     """Runs x the time of one run of the base config, over the workers that can run at once (local
     workers beyond this machine's CPUs only share them)."""
-    from model.experiments.sweeps import default_workers
-    from model.experiments.sweeps.execute import seconds_per_run
+    from aibubble.experiments.sweeps import default_workers
+    from aibubble.experiments.sweeps.execute import seconds_per_run
 
     try:
         per_run = seconds_per_run(base_config)
@@ -154,7 +154,7 @@ def sweep(
     Results land in OUT/<timestamp>_<name>/ as runs finish; results.parquet is built at the end.
     With --resume DIR, SPEC.yaml may be left out (the folder keeps its spec).
     """
-    from model.experiments import sweeps
+    from aibubble.experiments import sweeps
 
     if spec_file is None and resume_dir is None:
         raise UserError("give a SPEC.yaml, or --resume DIR")
@@ -252,7 +252,7 @@ def sweep(
 
 
 def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -> None:
-    from model.experiments.analysis import AnalysisError, analyze
+    from aibubble.experiments.analysis import AnalysisError, analyze
 
     try:
         written, notes = analyze(root, x=x, y=y, severity=severity)
@@ -282,7 +282,7 @@ def _draw(root: Path, x: str | None, y: str | None, severity: str, soft: bool) -
 def analyze(sweep_dir: Path, x: str | None, y: str | None, severity: str) -> None:
     """Rebuild results.parquet of SWEEP_DIR and draw its phase diagram, fan charts and
     sensitivity indices into SWEEP_DIR/analysis/."""
-    from model.experiments.sweeps import SweepStore
+    from aibubble.experiments.sweeps import SweepStore
 
     store = SweepStore.open(sweep_dir)
     if store.is_locked():

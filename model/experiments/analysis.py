@@ -35,14 +35,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from model import measures
-from model.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, THRESHOLD_KEYS
-from model.errors import UserMistake
-from model.experiments.files import atomic_write_text, save_figure
-from model.experiments.stats import wilson
-from model.experiments.sweeps import SweepSpec, SweepStore, read_spec, salib_problem
-from model.experiments.sweeps.spec import MorrisDesign, SobolDesign
-from model.experiments.sweeps.store import ANALYSIS, RESULTS, SERIES, SPEC, THRESHOLDS
+from aibubble import measures
+from aibubble.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, THRESHOLD_KEYS
+from aibubble.errors import UserMistake
+from aibubble.experiments.files import atomic_write_text, save_figure
+from aibubble.experiments.stats import wilson
+from aibubble.experiments.sweeps import SweepSpec, SweepStore, read_spec, salib_problem
+from aibubble.experiments.sweeps.spec import MorrisDesign, SobolDesign
+from aibubble.experiments.sweeps.store import ANALYSIS, RESULTS, SERIES, SPEC, THRESHOLDS
 
 SENSITIVITY_OUTPUTS = ("bubble", "peak_overcapacity", "months_in_bubble", "capex_drawdown")
 SOBOL_INDICES = ("S1", "S1_conf", "ST", "ST_conf")

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from model.config import Config, ConfigError
-from model.experiments.files import BARE_PNG, save_figure, write_json, write_parquet
-from model.measures import BILLION, SEVERITIES
+from aibubble.config import Config, ConfigError
+from aibubble.experiments.files import BARE_PNG, save_figure, write_json, write_parquet
+from aibubble.measures import BILLION, SEVERITIES
 
 # key, label, unit: the differences a pair reports (docs/design.md: capex, utilization,
 # write-offs, glut and bubble months, token price).
@@ -47,14 +47,14 @@ def counterfactual_config(cfg: Config) -> Config:
             f"scenario '{cfg.name}' has no scripted discovery (discovery.jump_size = "
             f"{cfg.discovery.jump_size:g}); --counterfactual needs one"
         )
-    from model.config import with_headline
+    from aibubble.config import with_headline
 
     return with_headline(cfg, {"jump_size": 1.0})
 
 
 def run_model(cfg: Config, seed: int) -> Any:
     """A finished run of `cfg` with `seed` (`run.steps` months)."""
-    from model import AIMarketModel
+    from aibubble import AIMarketModel
 
     model = AIMarketModel(config=cfg, rng=seed)
     model.run_model()

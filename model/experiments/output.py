@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from model.experiments import plots
-from model.experiments.files import safe_name, save_figure, write_json, write_parquet
-from model.experiments.provenance import VERSIONED, git_state, version
+from aibubble.experiments import plots
+from aibubble.experiments.files import safe_name, save_figure, write_json, write_parquet
+from aibubble.experiments.provenance import VERSIONED, git_state, version
 
 
 def manifest(model: Any, command: str, now: datetime) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from model.measures import BILLION, SERIES
+from aibubble.measures import BILLION, SERIES
 
 MILLION = 1e6
 BUBBLE_SHADE = {"color": "tab:red", "alpha": 0.10, "lw": 0}

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-REPO_DIR = Path(__file__).resolve().parents[2]
+REPO_DIR = Path(__file__).resolve().parents[2]  # the checkout, when run from one
 VERSIONED = ("aibubble", "mesa", "numpy", "pandas", "pyarrow", "matplotlib")
 
 
@@ -40,7 +40,11 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict[str, Any]:
-    """Commit of the code that ran and whether it had uncommitted changes (None: unknown)."""
+    """Commit of the code that ran and whether it had uncommitted changes (None: unknown, e.g.
+    a wheel install, even inside someone else's repository)."""
+    top = _git("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != REPO_DIR:
+        return {"commit": None, "dirty": None}
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain")
     return {"commit": commit, "dirty": None if status is None else bool(status)}

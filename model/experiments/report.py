@@ -26,14 +26,14 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
-from model.config import Config, load_config
-from model.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, threshold_grid
-from model.experiments import counterfactual as cf
-from model.experiments.analysis import threshold_table
-from model.experiments.files import BARE_PNG, save_figure
-from model.experiments.stats import fmt_share, paired_difference, share
-from model.measures import BILLION, SEVERITIES
-from model.metrics import efficiency_elasticity
+from aibubble.config import CONFIG_DIR, Config, load_config
+from aibubble.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, threshold_grid
+from aibubble.experiments import counterfactual as cf
+from aibubble.experiments.analysis import threshold_table
+from aibubble.experiments.files import BARE_PNG, save_figure
+from aibubble.experiments.stats import fmt_share, paired_difference, share
+from aibubble.measures import BILLION, SEVERITIES
+from aibubble.metrics import efficiency_elasticity
 
 SCENARIOS = [
     "baseline",
@@ -44,7 +44,7 @@ SCENARIOS = [
     "demand-mania",
 ]
 DISCOVERY_SCENARIOS = ["sudden-100x", "sudden-100x-proprietary", "deepseek-2025"]
-SWEEP_SPEC = Path(__file__).resolve().parents[2] / "config" / "sweeps" / "phase-jump-elasticity.yaml"
+SWEEP_SPEC = CONFIG_DIR / "sweeps" / "phase-jump-elasticity.yaml"
 FIRST_SEED = 1  # replicate r runs with seed FIRST_SEED + r
 PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the seeds
 # How long a glut lasts depends on how fast the buyers of compute re-plan after the price falls:
@@ -221,7 +221,7 @@ def run_scenarios(opts: Options) -> Results:
 
 def run_phase_sweep(opts: Options, res: Results, out: Path) -> None:
     """Run the shipped phase sweep (reduced by the options) in a temp dir and draw its diagram."""
-    from model.experiments import analysis, sweeps
+    from aibubble.experiments import analysis, sweeps
 
     data = yaml.safe_load(SWEEP_SPEC.read_text())
     data["replicates"] = min(int(data["replicates"]), opts.replicates)

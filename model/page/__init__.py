@@ -1,4 +1,4 @@
-"""The interactive page (Mesa SolaraViz): `aibubble viz` serves `model.page.app`.
+"""The interactive page (Mesa SolaraViz): `aibubble viz` serves `aibubble.page.app`.
 
 - app.py: the page itself, SolaraViz with the cards below;
 - viz_model.py: the model behind it, as Reset builds it from the sidebar's controls;

@@ -25,11 +25,11 @@ from typing import Any
 import solara
 from mesa.visualization import SolaraViz
 
-from model.config import ConfigError
-from model.page.charts import BubbleView, CapacityView, CapexView, EfficiencyView, PriceView, TokenView
-from model.page.controls import DiscoverNow
-from model.page.tables import EventLogView, HyperscalerTable, LabTable
-from model.page.viz_model import VizMarket, build_model, launch_scenario, model_params
+from aibubble.config import ConfigError
+from aibubble.page.charts import BubbleView, CapacityView, CapexView, EfficiencyView, PriceView, TokenView
+from aibubble.page.controls import DiscoverNow
+from aibubble.page.tables import EventLogView, HyperscalerTable, LabTable
+from aibubble.page.viz_model import VizMarket, build_model, launch_scenario, model_params
 
 # Sliders show their value only while dragged; keep the value bubble visible so a reader sees
 # what Reset will use.

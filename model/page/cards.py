@@ -6,7 +6,7 @@ import numpy as np
 import solara
 from mesa.visualization.utils import update_counter
 
-from model.market import AIMarketModel
+from aibubble.market import AIMarketModel
 
 # Cards of Mesa's grid are 390 px high and about 540 px wide on a laptop screen.
 CARD_HEIGHT_PX = 380

@@ -21,9 +21,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from model.experiments import plots
-from model.page.cards import CARD_HEIGHT_PX, counter
-from model.page.viz_model import VizMarket, locked
+from aibubble.experiments import plots
+from aibubble.page.cards import CARD_HEIGHT_PX, counter
+from aibubble.page.viz_model import VizMarket, locked
 
 FIGSIZE = (5.6, 3.9)  # inches
 DPI = 90  # 504 x 351 px: the card's size, so nothing is rescaled in the browser

@@ -11,9 +11,9 @@ import math
 import solara
 from mesa.visualization.utils import force_update
 
-from model import measures
-from model.page.cards import calendar_month, counter, pct
-from model.page.viz_model import VizMarket
+from aibubble import measures
+from aibubble.page.cards import calendar_month, counter, pct
+from aibubble.page.viz_model import VizMarket
 
 # Discovery sizes offered by "Discover now", in x efficiency.
 SIZES = {"2x": 2.0, "10x": 10.0, "100x": 100.0}

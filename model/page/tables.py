@@ -9,9 +9,9 @@ import html
 
 import solara
 
-from model.market import AIMarketModel
-from model.page.cards import calendar_month, counter, pct, qty, scroll, usd
-from model.page.viz_model import VizMarket, locked
+from aibubble.market import AIMarketModel
+from aibubble.page.cards import calendar_month, counter, pct, qty, scroll, usd
+from aibubble.page.viz_model import VizMarket, locked
 
 EVENT_LINES = 14  # lines in the event log card
 

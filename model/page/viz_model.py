@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents import AILab
-from model.config import HEADLINE, load_config, scenario_names
-from model.market import AIMarketModel
+from aibubble.agents import AILab
+from aibubble.config import HEADLINE, load_config, scenario_names
+from aibubble.market import AIMarketModel
 
 SCENARIO_ENV = "AIBUBBLE_VIZ_SCENARIO"  # set by model/cli/serve.py
 DEFAULT_SCENARIO = "baseline"

@@ -87,8 +87,8 @@ Modules
 - `store`: the sweep folder on disk (`SweepStore`) and the tables built from it.
 """
 
-from model.experiments.sweeps.backends import DaskBackend, LocalBackend, check_scheduler, make_backend
-from model.experiments.sweeps.design import (
+from aibubble.experiments.sweeps.backends import DaskBackend, LocalBackend, check_scheduler, make_backend
+from aibubble.experiments.sweeps.design import (
     MAX_RUNS,
     Key,
     Prepared,
@@ -97,9 +97,9 @@ from model.experiments.sweeps.design import (
     resolve_base,
     salib_problem,
 )
-from model.experiments.sweeps.driver import Outcome, create_sweep, default_workers, open_sweep, run_sweep
-from model.experiments.sweeps.execute import run_task
-from model.experiments.sweeps.spec import (
+from aibubble.experiments.sweeps.driver import Outcome, create_sweep, default_workers, open_sweep, run_sweep
+from aibubble.experiments.sweeps.execute import run_task
+from aibubble.experiments.sweeps.spec import (
     DEFAULT_SERIES,
     SpecError,
     SweepSpec,
@@ -107,7 +107,7 @@ from model.experiments.sweeps.spec import (
     read_spec,
     spec_yaml,
 )
-from model.experiments.sweeps.store import StoreError, SweepStore
+from aibubble.experiments.sweeps.store import StoreError, SweepStore
 
 __all__ = [
     "DEFAULT_SERIES",

@@ -22,8 +22,8 @@ import threading
 from concurrent.futures import FIRST_COMPLETED
 from typing import Any
 
-from model.config import ConfigError
-from model.experiments.sweeps.execute import run_task
+from aibubble.config import ConfigError
+from aibubble.experiments.sweeps.execute import run_task
 
 
 def _init_worker(lifeline: Any) -> None:
@@ -55,7 +55,7 @@ class LocalBackend:
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.ctx = multiprocessing.get_context(method)
         if method == "forkserver":
-            self.ctx.set_forkserver_preload(["model.experiments.sweeps.execute", "model.market"])
+            self.ctx.set_forkserver_preload(["aibubble.experiments.sweeps.execute", "aibubble.market"])
         self.slots = workers
         # The driver keeps the only write end; workers get the read end (forkserver and spawn
         # pass a child only the descriptors it is given, so no other process holds the write end).

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from model.config import HEADLINE, Config, ConfigError, build, load_config, set_path
-from model.experiments.sweeps.spec import (
+from aibubble.config import HEADLINE, Config, ConfigError, build, load_config, set_path
+from aibubble.experiments.sweeps.spec import (
     GridDesign,
     LhsDesign,
     ListDesign,
@@ -28,8 +28,8 @@ from model.experiments.sweeps.spec import (
     SpecError,
     SweepSpec,
 )
-from model.experiments.sweeps.store import DESIGN_COLUMNS
-from model.measures import SERIES
+from aibubble.experiments.sweeps.store import DESIGN_COLUMNS
+from aibubble.measures import SERIES
 
 MAX_RUNS = 1_000_000  # larger designs need `allow_large` (`--allow-large`): their table alone takes minutes
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.config import resolve_path
-from model.experiments.provenance import VERSIONED, git_state, now_utc, version
-from model.experiments.sweeps.backends import make_backend
-from model.experiments.sweeps.design import Prepared, RowReader, prepare
-from model.experiments.sweeps.spec import read_spec, spec_yaml
-from model.experiments.sweeps.store import SPEC, SweepStore
+from aibubble.config import resolve_path
+from aibubble.experiments.provenance import VERSIONED, git_state, now_utc, version
+from aibubble.experiments.sweeps.backends import make_backend
+from aibubble.experiments.sweeps.design import Prepared, RowReader, prepare
+from aibubble.experiments.sweeps.spec import read_spec, spec_yaml
+from aibubble.experiments.sweeps.store import SPEC, SweepStore
 
 IN_FLIGHT_PER_WORKER = 2
 MAX_RETRIES = 3  # resubmissions of a run after infrastructure failures, per session

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from model.config import build
-from model.episodes import threshold_grid
-from model.experiments.files import jsonable
-from model.experiments.provenance import now_utc
-from model.experiments.sweeps.design import run_config_data
+from aibubble.config import build
+from aibubble.episodes import threshold_grid
+from aibubble.experiments.files import jsonable
+from aibubble.experiments.provenance import now_utc
+from aibubble.experiments.sweeps.design import run_config_data
 
 MAX_WARNINGS = 10  # distinct warnings kept per run in the ledger
 
@@ -40,7 +40,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
-            from model.market import AIMarketModel
+            from aibubble.market import AIMarketModel
 
             # run.seed too: the resolved config then repeats this exact run
             data = run_config_data(task["base"], {**task["overrides"], "run.seed": seed})
@@ -70,7 +70,7 @@ def seconds_per_run(base: dict[str, Any], months: int = 6) -> float:
     """How long one run of the resolved config `base` takes on this machine, from a real run of a
     few months: a month costs about the same all through a run, so a short probe extrapolates
     (to warn before a sweep that would take days, not to schedule it)."""
-    from model.market import AIMarketModel
+    from aibubble.market import AIMarketModel
 
     t0 = time.perf_counter()
     model = AIMarketModel(config=build(run_config_data(base, {}), "the base config"), rng=0)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from model.config import ConfigError, format_error, read_yaml
+from aibubble.config import ConfigError, format_error, read_yaml
 
 DEFAULT_SERIES = [
     "installed_capacity_h100e",

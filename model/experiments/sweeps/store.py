@@ -45,9 +45,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from model.config import read_yaml
-from model.errors import UserMistake
-from model.experiments.files import TEMP_GLOB, atomic_path, atomic_write_text, jsonable, safe_name, write_json
+from aibubble.config import read_yaml
+from aibubble.errors import UserMistake
+from aibubble.experiments.files import (
+    TEMP_GLOB,
+    atomic_path,
+    atomic_write_text,
+    jsonable,
+    safe_name,
+    write_json,
+)
 
 SPEC = "spec.yaml"
 BASE_CONFIG = "base_config.yaml"

@@ -1,0 +1,5 @@
+"""`python -m aibubble ...` is `aibubble ...`."""
+
+from aibubble.cli import main
+
+main()
