@@ -8,7 +8,13 @@ folder (`model/`) is the package `aibubble`, `agents/` is `aibubble.agents` and 
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = metadata.version("aibubble")  # set from the git tag when built (setuptools-scm)
+except metadata.PackageNotFoundError:  # imported from a checkout that was never installed
+    __version__ = "unknown"
 
 if TYPE_CHECKING:
     from aibubble.market import AIMarketModel

@@ -15,7 +15,7 @@ def run(scenario: str = "baseline", steps: int | None = None, **kwargs) -> AIMar
     return model
 
 
-# The six scenarios DESIGN.md asks for: the specification the tests hold the shipped files to.
+# The six scenarios docs/design.md names: the specification the tests hold the shipped files to.
 SCENARIOS = [
     "baseline",
     "gradual-10x",

@@ -1,4 +1,4 @@
-"""The thesis, scenario by scenario (DESIGN.md): the outcomes a user should reproduce."""
+"""The thesis, scenario by scenario (docs/design.md#thesis): the outcomes a user should reproduce."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The stylised facts of CALIBRATION.md, each within its stated tolerance (see model/experiments/report.py).
+"""The stylised facts of docs/sources.md#stylised-facts, each within its stated tolerance
+(see model/experiments/report.py).
 
 Tolerances come from the observed figures, not from numbers the model prints; a fact holds when
 it holds in at least 80 % of the seeds. Facts the model does not reproduce are marked xfail

@@ -30,7 +30,7 @@ from playwright.sync_api import expect, sync_playwright
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = os.environ.get("AIBUBBLE_TEST_ARTIFACTS")
-# Flags verified on these machines (see MESA-NOTES.md): no sandbox, no GPU, no network chatter.
+# Flags verified on these machines: no sandbox, no GPU, no network chatter.
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
