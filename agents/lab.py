@@ -20,6 +20,8 @@ import numpy as np
 from aibubble.measures import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from aibubble.config import LabConfig
     from aibubble.ledger import Account
 
@@ -175,7 +177,7 @@ class AILab(mesa.Agent):
         inference_h100e: float,
         training_h100e: float,
         bills: np.ndarray,
-        hosts: list[Account],
+        hosts: Sequence[Account],
         reference_price: float,
     ) -> np.ndarray:
         """Serve what its inference compute allows, collect users' payments, train, and pay
@@ -194,7 +196,7 @@ class AILab(mesa.Agent):
         return paid
 
     def pay_compute(
-        self, step: int, bills: np.ndarray, hosts: list[Account], inference_share: float
+        self, step: int, bills: np.ndarray, hosts: Sequence[Account], inference_share: float
     ) -> np.ndarray:
         """Raise a round if due, then pay every host its bill; a lab that cannot pay in full
         pays out the cash it has, pro rata, and goes bankrupt. Returns USD paid per host."""

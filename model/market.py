@@ -212,7 +212,7 @@ class AIMarketModel(mesa.Model):
         history = np.arange(-24, 0)
         weights = g**history
         monthly = cfg.initial_capacity_h100e * weights / weights.sum()
-        performance = np.array([self.vendor.hardware_performance(t) for t in history])
+        performance = np.array([self.vendor.hardware_performance(float(t)) for t in history])
         spread = market.initial_order_spread_months
         self.hyperscalers: list[Hyperscaler] = []
         for s in shares:

@@ -50,11 +50,12 @@ def _one_line() -> Iterator[None]:
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         error = UserError(exc.format_message().rstrip(".") + hint)
-        error.exit_code = exc.exit_code
+        # click annotates exit_code as a ClassVar, yet reads it from the instance: a per-error value works
+        error.exit_code = exc.exit_code  # type: ignore[misc]
         raise error from None
     except click.ClickException as exc:
         error = UserError(exc.format_message())
-        error.exit_code = exc.exit_code
+        error.exit_code = exc.exit_code  # type: ignore[misc]  # as above
         raise error from None
 
 

@@ -208,8 +208,10 @@ def phase_table(
         }
     ).reset_index()
     bounds = [wilson(round(p * n), n) for p, n in zip(table["p_bubble"], table["runs"], strict=True)]
-    table.insert(table.columns.get_loc("p_bubble") + 1, "p_bubble_low", [b[1] for b in bounds])
-    table.insert(table.columns.get_loc("p_bubble") + 2, "p_bubble_high", [b[2] for b in bounds])
+    at = table.columns.get_loc("p_bubble")
+    assert isinstance(at, int)  # the column names are unique
+    table.insert(at + 1, "p_bubble_low", [b[1] for b in bounds])
+    table.insert(at + 2, "p_bubble_high", [b[2] for b in bounds])
     table.insert(0, x, cx[table["ix"]])
     table.insert(1, y, cy[table["iy"]])
     geometry = {
@@ -527,7 +529,7 @@ def threshold_table(grid: pd.DataFrame, shipped: dict[str, Any]) -> pd.DataFrame
         runs = len(part)
         glut, glut_low, glut_high = wilson(int(part["glut"].sum()), runs)
         bubble, bubble_low, bubble_high = wilson(int(part["bubble"].sum()), runs)
-        here = dict(zip(THRESHOLD_KEYS, point, strict=True))
+        here: dict[str, Any] = dict(zip(THRESHOLD_KEYS, point, strict=True))
         rows.append(
             {
                 **here,

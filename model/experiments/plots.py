@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -23,8 +23,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from aibubble.measures import BILLION, SERIES
 
+if TYPE_CHECKING:
+    from matplotlib.typing import LegendLocType
+
 MILLION = 1e6
-BUBBLE_SHADE = {"color": "tab:red", "alpha": 0.10, "lw": 0}
+BUBBLE_SHADE: dict[str, Any] = {"color": "tab:red", "alpha": 0.10, "lw": 0}
 DEFAULT_UTILIZATION_THRESHOLD = 0.6  # BubbleConfig's default, used when the caller does not say
 
 
@@ -54,6 +57,10 @@ def unit(column: str, scale: float = 1.0) -> str:
     return declared
 
 
+@overload
+def positive(s: pd.Series) -> pd.Series: ...
+@overload
+def positive(s: None) -> None: ...
 def positive(s: pd.Series | None) -> pd.Series | None:
     """Values that a log axis can show; zeros and negatives become gaps rather than errors."""
     return None if s is None else s.where(s > 0)
@@ -106,6 +113,7 @@ def bubble_spans(x: pd.Series, mask: pd.Series) -> list[tuple[float, float]]:
         if flag and start is None:
             start = y
         if not flag and start is not None:
+            assert prev is not None  # start was set in an earlier month
             spans.append((start, prev + 1 / 12))
             start = None
         prev = y
@@ -161,7 +169,7 @@ def _log_if_wide(ax: Axes, *drawn: pd.Series | None, ratio: float = 10.0) -> boo
     return False
 
 
-def _legend(ax: Axes, *more: Axes, loc: str = "upper left") -> None:
+def _legend(ax: Axes, *more: Axes, loc: LegendLocType = "upper left") -> None:
     """One legend for an axis and its twins."""
     handles, names = ax.get_legend_handles_labels()
     for other in more:
@@ -367,7 +375,7 @@ def discovery_markers(ax: Axes, x: np.ndarray, sizes: np.ndarray, details: np.nd
             )
 
 
-def _panel_efficiency(ax: Axes, df: pd.DataFrame, x: pd.Series, events: pd.DataFrame, spans) -> None:
+def _panel_efficiency(ax: Axes, df: pd.DataFrame, x: pd.Series, events: pd.DataFrame | None, spans) -> None:
     ax.set_title("(e) Efficiency of AI architectures")
     for column, legend, style in (
         ("frontier_efficiency", "frontier (best known)", {"color": "tab:purple", "lw": 1.8}),

@@ -176,7 +176,7 @@ def _run_all(
         desc="scenario runs",
         unit="run",
         file=sys.stderr,
-        disable={True: False, False: True}.get(progress),  # None: only on a terminal
+        disable=None if progress is None else not progress,  # None: only on a terminal
         dynamic_ncols=True,
     )
     with bar:
@@ -837,15 +837,17 @@ def increment_figure(res: Results) -> Figure:
     discovery's own contribution, which the level of P(bubble) hides where the market bubbles
     anyway (low elasticities)."""
     e = res.point_effects
+    assert e is not None  # drawn only when the phase sweep ran
     cells = e.groupby(["demand_elasticity", "jump_size"])["bubble_effect"].mean().unstack()
     fig = Figure(figsize=(7.5, 5), layout="constrained")
     ax = fig.subplots()
-    mesh = ax.imshow(cells.to_numpy(), origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+    values = cells.to_numpy()  # the cells' means, float
+    mesh = ax.imshow(values, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(cells.shape[1]), [f"{v:.3g}" for v in cells.columns])
     ax.set_yticks(range(cells.shape[0]), [f"{v:.2f}" for v in cells.index])
     for i in range(cells.shape[0]):
         for j in range(cells.shape[1]):
-            ax.text(j, i, f"{cells.iat[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+            ax.text(j, i, f"{values[i, j]:+.2f}", ha="center", va="center", fontsize=8)
     ax.set_xlabel("discovery size [x efficiency]")
     ax.set_ylabel("long-run demand elasticity [-]")
     ax.set_title("P(bubble) with the discovery minus without it (same seeds)")

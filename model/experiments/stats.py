@@ -20,13 +20,15 @@ def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple
     return successes / trials, float(ci.low), float(ci.high)
 
 
-def share(flags: Sequence[bool], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+def share(flags: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """`wilson` of a list of yes/no outcomes, one per seed."""
     return wilson(int(sum(bool(f) for f in flags)), len(flags), confidence)
 
 
 def paired_difference(
-    with_flags: Sequence[float], without_flags: Sequence[float], confidence: float = CONFIDENCE
+    with_flags: Sequence[float] | np.ndarray,
+    without_flags: Sequence[float] | np.ndarray,
+    confidence: float = CONFIDENCE,
 ) -> tuple[float, float, float]:
     """Mean of paired differences (e.g. P(bubble with) - P(bubble without) on common seeds) and
     its normal-approximation interval from the per-seed differences, clipped to [-1, 1]."""

@@ -74,7 +74,7 @@ def _lean(fig: Figure) -> None:
     for a in fig.axes:
         plots.year_axis(a)
         a.tick_params(labelsize=8)
-        a.yaxis.label.set_size(8)
+        a.yaxis.label.set_fontsize(8)
         if a.get_yscale() == "log":
             lo, hi = a.get_ylim()
             few_decades = lo > 0 and hi / lo < 1e3
@@ -112,7 +112,7 @@ def efficiency_figure(model: VizMarket) -> Figure:
     """Each lab's efficiency; the five largest labs in colour; every discovery as a marker."""
     wide = model.lab_efficiency()
     shares = {lab.index: (lab.share if lab.alive else -1.0) for lab in model.labs}
-    top = sorted(shares, key=shares.get, reverse=True)[:5]
+    top = sorted(shares, key=shares.__getitem__, reverse=True)[:5]
     events = model.events_frame()
 
     def draw(ax: Axes, df: pd.DataFrame, x: pd.Series, spans: list) -> None:

@@ -114,6 +114,7 @@ def event_lines(model: VizMarket, n: int = EVENT_LINES) -> list[tuple[int, str, 
     order: list[tuple] = []
     for row in rows:
         step, agent, _type, kind, cause, size, detail = row
+        key: tuple
         if kind in ROUTINE:
             key = (step, kind, cause)
         elif kind == "adoption":

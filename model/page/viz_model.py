@@ -50,7 +50,7 @@ class VizMarket(AIMarketModel):
         slider_start: dict[str, Any] | None = None,
     ) -> None:
         self.lock = threading.RLock()
-        values = {
+        values: dict[str, Any] = {
             "jump_size": jump_size,
             "jump_month": jump_month,
             "open_publication": open_publication,

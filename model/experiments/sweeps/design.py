@@ -66,7 +66,7 @@ def config_key(name: str, origin: str, where: str) -> Key:
             raise SpecError(f"{origin}: key '{where}': '{path}' is a section; name one of its keys")
     extra = fields[parts[-1]].json_schema_extra
     unit = str(extra.get("unit", "")) if isinstance(extra, dict) else ""
-    kind = annotation if annotation in (int, float, bool, str) else object
+    kind = annotation if isinstance(annotation, type) and annotation in (int, float, bool, str) else object
     return Key(name, path, kind, unit)
 
 
@@ -155,6 +155,7 @@ def design_points(
                 raise SpecError(
                     f"{origin}: key 'design.params.{name}': a range needs a numeric key, use 'values'"
                 )
+            assert p.min is not None and p.max is not None and p.num is not None  # GridParam._one_way
             space = np.geomspace if p.log else np.linspace
             levels.append([_cast(key, v) for v in space(p.min, p.max, p.num)])
         index = pd.MultiIndex.from_product(levels, names=list(d.params))

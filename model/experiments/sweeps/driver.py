@@ -105,7 +105,7 @@ def _progress(total: int, initial: int, desc: str, enabled: bool | None) -> Any:
         desc=desc,
         unit="run",
         file=sys.stderr,
-        disable={True: False, False: True}.get(enabled),  # None: only on a terminal
+        disable=None if enabled is None else not enabled,  # None: only on a terminal
         dynamic_ncols=True,
         smoothing=0.1,
     )

@@ -191,7 +191,7 @@ class SeriesSpec(SpecModel):
     """Model-level columns kept per run, every `every_months` months (and the last month)."""
 
     columns: list[str] = Field(default_factory=lambda: list(DEFAULT_SERIES))
-    every_months: Int = Field(3, ge=1, le=1200)
+    every_months: Int = Field(default=3, ge=1, le=1200)  # a keyword default: type checkers see it
 
 
 class SweepSpec(SpecModel):
