@@ -109,9 +109,6 @@ def _first(hit: np.ndarray) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
-EPISODE_EVENTS = ("glut_onset", "bubble", "burst", "glut_end")
-
-
 def episode_events(episodes: list[Episode], cfg: BubbleConfig) -> list[tuple]:
     """Event-log rows (see `model.events.COLUMNS`) telling each episode's story: its onset, the
     month it became a bubble, the month capex burst, and its end. The market is the agent.

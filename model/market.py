@@ -555,4 +555,5 @@ class AIMarketModel(mesa.Model):
         return episode_events(find_episodes(frame, self.config.bubble), self.config.bubble)
 
     def summary(self) -> dict[str, Any]:
-        return run_summary(self.model_frame(), self.events_frame(), self.config, self.seed)
+        frame = self.model_frame()  # once: the events' episode rows are read from it too
+        return run_summary(frame, self.events.frame(self.episode_events(frame)), self.config, self.seed)

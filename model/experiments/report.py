@@ -152,10 +152,11 @@ def _scenario_run(task: tuple[Config, int, bool]) -> dict[str, Any]:
         price = d["final_token_price_usd_per_mtok"]
         row["token_price_ratio"] = price["factual"] / price["counterfactual"]
         row["efficiency_elasticity"] = efficiency_elasticity(
-            m.model_frame(), c.model_frame(), cfg.discovery.jump_size
+            out["frame"], c.model_frame(), cfg.discovery.jump_size
         )
-        row["glut_without"] = c.summary()["glut"]
-        row["bubble_without"] = c.summary()["bubble"]
+        without = c.summary()
+        row["glut_without"] = without["glut"]
+        row["bubble_without"] = without["bubble"]
         row["bankruptcies_differ"] = m.bankruptcies != c.bankruptcies
         row["draws_in_step"] = all(
             m.streams[k].bit_generator.state == c.streams[k].bit_generator.state
