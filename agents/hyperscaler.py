@@ -3,12 +3,17 @@
 The fleet is held as cohorts (month bought, H100e, operating cost per H100e-hour, purchase
 cost, book value): newer cohorts are cheaper to run per H100e because hardware
 price-performance improves, which orders the merit order of the spot market. Each month a
-hyperscaler forecasts its demand by extrapolating recent growth over its lead time (scaled
-by optimism, pulled toward competitors' plans by herding), orders GPUs toward the capacity
-that forecast needs within its capex budget, or cancels undelivered orders when it has too
-much; it depreciates cohorts straight-line over their book life, writes them down when the
-rental value no longer covers book value, and retires them when rent no longer covers
-operating cost or they reach their physical end of life.
+hyperscaler measures the capacity its share of the market would rent at the user cost of a
+new GPU (Jorgenson 1963: capital is wanted up to where its rent equals its user cost, Tobin's
+q = 1 at the margin), with headroom on the inference part users wait for; it extrapolates
+that want's recent growth over its lead time (scaled by optimism, pulled toward competitors'
+plans by herding: extrapolative expectations, Greenwood & Hanson 2015). It orders
+toward that capacity within its capex budget, part of each order firm, or cancels the
+cancellable part of its undelivered orders when it has too much, paying a penalty that is an
+expense. It depreciates cohorts straight-line over their remaining book life, tests them for
+impairment as US GAAP ASC 360 does (undiscounted expected cash flows first, then a write-down
+to their discounted value), and retires them when rent no longer covers operating cost or
+they reach their physical end of life.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class Hyperscaler(mesa.Agent):
         self.opex = np.zeros(0)  # USD per H100e-hour per cohort
         self.cost = np.zeros(0)  # USD paid per cohort (adjusted for failures)
         self.book = np.zeros(0)  # USD book value per cohort
-        self.demand_history: list[float] = []  # H100e wanted from it, per month
+        self.demand_history: list[float] = []  # H100e it would rent out at the user cost, per month
         self.used = 0.0  # H100e-months used last month
         self.utilization = 0.0
         self.realised_price = 0.0  # USD per used H100e-hour, smoothed
@@ -47,9 +52,13 @@ class Hyperscaler(mesa.Agent):
         self.planned_growth = 1.0  # (target capacity / installed) from its last plan
         self.orders = self.cancellations = self.deliveries = 0.0  # H100e this month
         self.capex = self.write_downs = self.depreciation = self.opex_paid = 0.0  # USD this month
-        # this month's write-downs by cause (USD): failed GPUs, retired cohorts, impairment
-        self.written_off = {"failure": 0.0, "retirement": 0.0, "impairment": 0.0}
-        self.profit = 0.0  # USD this month (revenue - opex - depreciation - write-downs - interest)
+        self.penalty = 0.0  # USD of cancellation penalties this month
+        # this month's write-downs by cause (USD): failed GPUs, retired cohorts, impairment,
+        # and the book written off when a debt-financed builder defaults
+        self.written_off = {"failure": 0.0, "retirement": 0.0, "impairment": 0.0, "default": 0.0}
+        self.q = 1.0  # realised rent at the planned headroom over a new GPU's user cost (Tobin's q)
+        # USD this month: revenue - opex - depreciation - write-downs - interest - penalties
+        self.profit = 0.0
 
     # --- measures -------------------------------------------------------------------
     @property
@@ -81,9 +90,10 @@ class Hyperscaler(mesa.Agent):
         cfg = self.cfg
         for t, h, perf in zip(born, h100e, performance, strict=True):
             cost = h * gpu_price_usd_per_h100e / perf
-            book = cost * max(0.0, 1 - (-t) / cfg.book_life_months)
+            # depreciated since the month after delivery, as a delivery in the run is
+            book = cost * max(0.0, 1 - (-t - 1) / cfg.book_life_months)
             self.add_cohort(int(t), h, cfg.opex_usd_per_gpu_hour / perf, cost, book)
-        start = cfg.target_utilization * self.installed
+        start = self.installed
         window = cfg.forecast_window_months
         self.demand_history = [start * growth_per_month ** (k - window) for k in range(window + 1)]
         self.utilization = cfg.target_utilization
@@ -127,9 +137,16 @@ class Hyperscaler(mesa.Agent):
                 price if self.realised_price == 0 else (1 - a) * self.realised_price + a * price
             )
 
-    def depreciate(self) -> float:
-        """Straight-line depreciation over the book life; returns USD this month."""
-        dep = np.minimum(self.book, self.cost / self.cfg.book_life_months)
+    def remaining_life(self, step: int) -> np.ndarray:
+        """Months of book life left per cohort, this month included (a cohort is first
+        depreciated the month after its delivery)."""
+        return np.maximum(self.cfg.book_life_months - (step - self.born) + 1, 0)
+
+    def depreciate(self, step: int) -> float:
+        """Straight-line depreciation of the carrying amount over the remaining book life
+        (after an impairment the written-down amount is the new basis, ASC 360-10-35-20);
+        returns USD this month."""
+        dep = self.book / np.maximum(self.remaining_life(step), 1)
         self.book = self.book - dep
         self.depreciation = float(dep.sum())
         return self.depreciation
@@ -156,15 +173,17 @@ class Hyperscaler(mesa.Agent):
         return h100e, book
 
     def impair(self, step: int, price: float, utilization: float, monthly_rate: float) -> float:
-        """Write cohorts down to the discounted rent they can still earn over their book life."""
-        remaining = np.maximum(self.cfg.book_life_months - (step - self.born), 0)
+        """ASC 360: a cohort whose undiscounted expected cash flows over its remaining book
+        life (margin over operating cost at the expected rent and utilization) fall short of
+        its carrying amount is written down to their discounted value; returns USD."""
+        remaining = self.remaining_life(step).astype(float)
         margin = np.maximum(price - self.opex, 0.0) * HOURS_PER_MONTH * utilization * self.h100e
+        undiscounted = margin * remaining
         if monthly_rate > 0:
-            annuity = (1 - (1 + monthly_rate) ** (-remaining.astype(float))) / monthly_rate
+            fair = margin * (1 - (1 + monthly_rate) ** (-remaining)) / monthly_rate
         else:
-            annuity = remaining.astype(float)
-        recoverable = margin * annuity
-        loss = np.maximum(self.book - recoverable, 0.0)
+            fair = undiscounted
+        loss = np.where(undiscounted < self.book, np.maximum(self.book - fair, 0.0), 0.0)
         self.book = self.book - loss
         return float(loss.sum())
 
@@ -175,12 +194,13 @@ class Hyperscaler(mesa.Agent):
         used_by_cohort: np.ndarray,
         revenue: float,
         core_cash_flow: float,
-        unmet_demand: float,
+        wanted: float,
         rent_reference: float,
     ) -> tuple[float, float]:
         """Operate, get the month's capital allocation, pay interest, age the fleet and book
-        profit. `unmet_demand` (H100e-months) is its share of demand the market could not
-        serve: it counts as demand for its forecasts. Returns (failed, retired) H100e."""
+        profit. `wanted` (H100e) is the capacity its share of the market would rent at the
+        user cost of a new GPU, with headroom: what its forecasts extrapolate. Returns
+        (failed, retired) H100e."""
         cfg = self.cfg
         ledger, events = self.model.ledger, self.model.events
         self.operate(used_by_cohort, revenue)
@@ -192,15 +212,21 @@ class Hyperscaler(mesa.Agent):
             "capital_allocation",
         )
         interest = ledger.transfer(self, "lenders", self.debt * cfg.interest_rate_per_year / 12, "interest")
-        self.demand_history.append(self.used + unmet_demand)
+        self.demand_history.append(wanted)
         del self.demand_history[: -cfg.forecast_window_months - 1]
-        dep = self.depreciate()
+        dep = self.depreciate(step)
         failed, failed_book = self.fail()
         retired, retired_book = self.retire(step, rent_reference)
         monthly_rate = (1 + cfg.discount_rate_per_year) ** (1 / 12) - 1
         tested = step % cfg.impairment_test_interval_months == 0
-        impaired = self.impair(step, self.realised_price, self.utilization, monthly_rate) if tested else 0.0
-        self.written_off = {"failure": failed_book, "retirement": retired_book, "impairment": impaired}
+        expected = self.expected_utilization()
+        impaired = self.impair(step, self.realised_price, expected, monthly_rate) if tested else 0.0
+        self.written_off = {
+            "failure": failed_book,
+            "retirement": retired_book,
+            "impairment": impaired,
+            "default": 0.0,
+        }
         self.write_downs = failed_book + retired_book + impaired
         if retired > 0:
             events.add(
@@ -216,6 +242,7 @@ class Hyperscaler(mesa.Agent):
                 step, self.unique_id, "hyperscaler", "write_down", "rental value below book value", impaired
             )
         self.profit = self.revenue - self.opex_paid - dep - self.write_downs - interest
+        self.penalty = 0.0  # booked by plan_orders, which closes the month
         self.deliveries = self.capex = 0.0  # this month's deliveries arrive next (take_delivery)
         return failed, retired
 
@@ -227,28 +254,49 @@ class Hyperscaler(mesa.Agent):
         self.deliveries += order.h100e
         self.capex += cost
 
-    def plan_orders(self, step: int, vendor: GpuVendor, lead_time: float, rivals_growth: float) -> None:
-        """Order toward the planned capacity within the capex budget, or cancel undelivered
-        orders (paying the penalty) when the pipeline already exceeds it."""
+    def user_cost(self, price_usd_per_h100e: float, opex_usd_per_gpu_hour: float) -> float:
+        """USD per H100e-hour a new GPU costs to hold and run: the price paid times the
+        discount rate plus depreciation and attrition, per hour, plus operating cost
+        (Jorgenson 1963; the breakeven rent of sources.md#latent-space-breakeven)."""
+        cfg = self.cfg
+        rate = cfg.discount_rate_per_year + 12 / cfg.book_life_months + cfg.failure_rate_per_year
+        return price_usd_per_h100e * rate / (12 * HOURS_PER_MONTH) + opex_usd_per_gpu_hour
+
+    def plan_orders(
+        self,
+        step: int,
+        vendor: GpuVendor,
+        lead_time: float,
+        rivals_growth: float,
+        opex_usd_per_gpu_hour: float,
+    ) -> None:
+        """Order toward the planned capacity within the capex budget, or cancel the
+        cancellable part of undelivered orders when the pipeline already exceeds it; the
+        penalty is an expense of the month."""
         cfg = self.cfg
         ledger, events = self.model.ledger, self.model.events
         pipeline, pipeline_value = vendor.pending(self.unique_id)
+        price = vendor.price_usd_per_h100e(step)
+        self.q = self.realised_price * cfg.target_utilization / self.user_cost(price, opex_usd_per_gpu_hour)
         gap = self.capacity_gap(lead_time, pipeline, max(rivals_growth, 1e-6)) / cfg.order_adjustment_months
         self.orders = self.cancellations = 0.0
         if gap > 0:
-            price = vendor.price_usd_per_h100e(step)
             amount = min(gap, self.capex_room(pipeline_value) / price)
             if amount > 0:
-                vendor.place(self.unique_id, amount, step)
+                vendor.place(self.unique_id, amount, step, cfg.firm_order_share)
                 self.orders = amount
                 events.add(step, self.unique_id, "hyperscaler", "order", "forecast above capacity", amount)
         elif gap < 0 and pipeline > 0:
             cancelled = vendor.cancel(self.unique_id, min(-gap, pipeline))
             amount = sum(o.h100e for o in cancelled)
             penalty = sum(o.h100e * o.price_usd_per_h100e for o in cancelled) * cfg.cancellation_penalty
-            ledger.transfer(self, "gpu_vendor", penalty, "cancellation_penalty")
+            self.penalty = ledger.transfer(self, "gpu_vendor", penalty, "cancellation_penalty")
+            self.profit -= self.penalty
             self.cancellations = amount
-            events.add(step, self.unique_id, "hyperscaler", "cancellation", "forecast below capacity", amount)
+            if amount > 0:
+                events.add(
+                    step, self.unique_id, "hyperscaler", "cancellation", "forecast below capacity", amount
+                )
 
     def finance(self) -> None:
         """Borrow to keep cash non-negative; repay a share of surplus cash while in debt."""
@@ -272,12 +320,21 @@ class Hyperscaler(mesa.Agent):
         g = g * cfg.forecast_optimism if g > 0 else g / max(cfg.forecast_optimism, 1e-9)
         return min(g, np.log(cfg.max_growth_per_year) / 12)
 
+    def expected_utilization(self) -> float:
+        """Utilization it expects of its fleet: its planned headroom, or less when the
+        capacity it forecasts the market to want over its planning horizon falls short."""
+        cfg = self.cfg
+        if self.installed <= 0:
+            return 0.0
+        wanted = self.demand_history[-1] * np.exp(self.forecast_growth() * cfg.planning_horizon_months)
+        return float(cfg.target_utilization * min(1.0, wanted / self.installed))
+
     def capacity_gap(self, lead_time: float, pipeline: float, rivals_growth: float) -> float:
-        """H100e to order (>0) or cancel (<0) to reach the planned capacity at the horizon."""
+        """H100e to order (>0) or cancel (<0) to reach the planned capacity at the horizon:
+        the capacity wanted at the user cost, extrapolated over lead time and planning."""
         cfg = self.cfg
         horizon = min(lead_time + cfg.planning_horizon_months, cfg.max_forecast_horizon_months)
-        demand = self.demand_history[-1] * np.exp(self.forecast_growth() * horizon)
-        own_target = demand / cfg.target_utilization
+        own_target = self.demand_history[-1] * np.exp(self.forecast_growth() * horizon)
         base = max(self.installed, 1.0)
         log_target = (1 - cfg.herding) * np.log(max(own_target, 1.0)) + cfg.herding * np.log(
             base * rivals_growth

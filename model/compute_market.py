@@ -107,15 +107,16 @@ def clear_spot(
     training_budget_usd: np.ndarray,
     max_price: float,
     previous_price: float | None = None,
-    max_change: float | None = None,
+    adjustment: float = 1.0,
     reference_price: float = 0.0,
     below_elasticity: float = 0.0,
 ) -> Clearing:
     """Find the lowest price at which offered capacity covers demand, and dispatch it.
 
-    With `previous_price` and `max_change` (a factor > 1) the posted price moves toward that
-    clearing price by at most the factor per month, as rental prices do; at a posted price
-    above it capacity idles, below it demand is rationed.
+    With `previous_price` and a partial `adjustment` in (0, 1) the posted price closes that
+    share of the log gap to the clearing price each month (posted rents are revised, not
+    re-auctioned); at a posted price above clearing capacity idles, below it demand is
+    rationed. At 1 the posted price is the clearing price.
 
     `ask` and `capacity` describe offers; `inference_need` (H100e-months) and
     `training_budget_usd` are per lab; `reference_price` and `below_elasticity` shape training
@@ -130,10 +131,8 @@ def clear_spot(
     inelastic = float(inference_need.sum())
     budget = float(training_budget_usd.sum())
     price = _equilibrium(asks, cum, inelastic, budget, max_price, reference_price, below_elasticity)
-    if previous_price is not None and max_change is not None:
-        price = float(
-            np.clip(price, previous_price / max_change, min(previous_price * max_change, max_price))
-        )
+    if previous_price is not None and adjustment < 1.0 and previous_price > 0:
+        price = float(min(previous_price ** (1 - adjustment) * price**adjustment, max_price))
     train = training_demand(training_budget_usd, price, reference_price, below_elasticity)
     wanted = inference_need + train
     demand = float(wanted.sum())
@@ -229,7 +228,7 @@ def allocate(
         spot_budget,
         market.max_price_usd_per_gpu_hour,
         previous_price,
-        market.max_price_change_per_month,
+        market.price_adjustment_per_month,
         reference_price,
         market.training_elasticity_below_reference,
     )

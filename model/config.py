@@ -254,6 +254,15 @@ class HyperscalerConfig(Section):
     cancellation_penalty: float = P(
         0.2, "fraction of order value", "hypothesis: deposit forfeited on cancelled GPU orders", ge=0, le=1
     )
+    firm_order_share: float = P(
+        0.5,
+        "fraction of each order",
+        "hypothesis: the prepaid or take-or-pay part of a GPU order that cannot be cancelled "
+        "(filings report multi-year non-cancellable purchase obligations, "
+        "sources.md#company-filings); range 0.2-0.9",
+        ge=0,
+        le=1,
+    )
     discount_rate_per_year: float = P(
         0.12,
         "fraction per year",
@@ -452,9 +461,10 @@ class GpuMarketConfig(Section):
         gt=0,
     )
     production_h100e_per_month: float = P(
-        0.28e6,
-        "H100e per month",
-        "Epoch AI (sources.md#epoch-chip-counts): 3.33M H100e shipped by Nvidia in 2024",
+        0.19e6,
+        "H100e per month (for the modelled builders)",
+        "Epoch AI (sources.md#epoch-chip-counts): 3.33M H100e shipped by Nvidia in 2024, ~2/3 "
+        "to clouds (the share the initial capacity counts)",
         gt=0,
     )
     production_growth_per_year: float = P(
@@ -476,6 +486,22 @@ class GpuMarketConfig(Section):
         0.15, "fraction per month of excess backlog", "hypothesis", ge=0, le=5
     )
     max_price_premium: float = P(1.0, "fraction", "hypothesis: allocation premium cap", ge=0, le=10)
+    max_price_discount: float = P(
+        0.2,
+        "fraction",
+        "[est] Nvidia results (sources.md#nvidia-results): gross margin 64.9% (FY22) -> 56.9% "
+        "(FY23) in the 2022 inventory correction, ~20% less price for the same cost",
+        ge=0,
+        lt=1,
+    )
+    production_cut_per_year: float = P(
+        0.5,
+        "fraction per year at an empty order book",
+        "hypothesis: foundry and packaging capacity is reallocated within about a year when "
+        "orders stop; range 0.2-0.8",
+        ge=0,
+        lt=1,
+    )
 
 
 class ComputeMarketConfig(Section):
@@ -491,20 +517,22 @@ class ComputeMarketConfig(Section):
         "SemiAnalysis (sources.md#semianalysis-rental): $8-12/hr at the 2023 peak",
         gt=0,
     )
-    max_price_change_per_month: float = P(
-        1.25,
-        "factor per month",
-        "hypothesis: posted rental prices move at most 25%/month (H100: -80% over ~2 years, "
-        "sources.md#semianalysis-rental)",
-        ge=1.0,
-        le=100,
+    price_adjustment_per_month: float = P(
+        1.0,
+        "share of the log gap closed per month",
+        "hypothesis: GPU rental marketplaces reprice daily, so the monthly spot price clears "
+        "(1); below 1 posted rents close that share of the gap to clearing each month "
+        "(partial adjustment); range 0.2-1",
+        gt=0,
+        le=1,
     )
     price_smoothing_months: float = P(3.0, "months", "hypothesis: reference price for contracts", ge=1, le=60)
     training_elasticity_below_reference: float = P(
-        0.0,
+        1.0,
         "-",
         "hypothesis: extra spot compute labs take for training when the spot price is below the "
-        "reference (0: none until the reference falls; 1: unit elastic, no kink)",
+        "reference (1: unit elastic, no kink; 0: none until the reference falls, which makes "
+        "the clearing price jump between an ask and scarcity)",
         ge=0,
         le=1,
     )

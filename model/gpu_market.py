@@ -1,9 +1,12 @@
 """The GPU vendor: a FIFO order book against a production capacity.
 
 Orders (H100e, priced when placed) wait in a backlog; each month the vendor ships up to its
-production capacity, oldest first, never earlier than the minimum lead time. The quoted lead
-time and price premium both rise with the backlog measured in months of production, and
-production expands while orders are backlogged. Price per H100e falls with hardware
+production capacity, oldest first, never earlier than the minimum lead time. Part of each
+order is firm (prepaid or take-or-pay) and cannot be cancelled. The quoted lead time rises
+with the backlog measured in months of production; the price carries a premium when the
+backlog is long and a discount when it is short (the vendor's margin falls in a glut).
+Production expands while orders are backlogged and is cut while they are not, as chip
+makers reallocate foundry and packaging capacity. Price per H100e falls with hardware
 price-performance. The vendor is outside the model's agents: its receipts go to the
 `gpu_vendor` account of the ledger.
 """
@@ -23,6 +26,7 @@ class Order:
     h100e: float
     price_usd_per_h100e: float
     placed: int  # step
+    firm: float = 0.0  # H100e of it that cannot be cancelled (prepaid or take-or-pay)
 
 
 @dataclass
@@ -49,29 +53,38 @@ class GpuVendor:
         decay = 0.5 ** (max(step, 0) / (12.0 * self.cfg.production_growth_halflife_years))
         return float(np.log(self.cfg.production_growth_per_year) / 12 * decay)
 
+    def monthly_cut(self) -> float:
+        """Log change of production in a month whose backlog is below normal: cuts in
+        proportion to the shortfall, at the full rate when the order book is empty."""
+        shortfall = 1.0 - min(self.backlog_months / self.cfg.normal_backlog_months, 1.0)
+        return float(np.log(1.0 - self.cfg.production_cut_per_year) / 12 * shortfall)
+
     def lead_time_months(self) -> float:
         return self.cfg.min_lead_time_months + self.backlog_months
 
     def price_usd_per_h100e(self, step: int) -> float:
-        base = self.cfg.price_usd_per_h100e / self.hardware_performance(step)
-        excess = max(0.0, self.backlog_months - self.cfg.normal_backlog_months)
-        premium = min(self.cfg.max_price_premium, self.cfg.price_backlog_sensitivity * excess)
-        return base * (1.0 + premium)
+        cfg = self.cfg
+        base = cfg.price_usd_per_h100e / self.hardware_performance(step)
+        excess = cfg.price_backlog_sensitivity * (self.backlog_months - cfg.normal_backlog_months)
+        return base * (1.0 + float(np.clip(excess, -cfg.max_price_discount, cfg.max_price_premium)))
 
-    def place(self, buyer: int, h100e: float, step: int) -> Order:
-        order = Order(buyer, h100e, self.price_usd_per_h100e(step), step)
+    def place(self, buyer: int, h100e: float, step: int, firm_share: float = 0.0) -> Order:
+        order = Order(buyer, h100e, self.price_usd_per_h100e(step), step, firm_share * h100e)
         self.backlog.append(order)
         return order
 
     def cancel(self, buyer: int, h100e: float) -> list[Order]:
-        """Cancel up to `h100e` of the buyer's newest orders; returns the cancelled parts."""
+        """Cancel up to `h100e` of the cancellable part of the buyer's newest orders; returns
+        the cancelled parts (firm parts stay and are delivered)."""
         cancelled: list[Order] = []
         for order in reversed(self.backlog):
             if h100e <= 1e-9:
                 break
             if order.buyer != buyer:
                 continue
-            cut = min(order.h100e, h100e)
+            cut = min(order.h100e - order.firm, h100e)
+            if cut <= 0:
+                continue
             order.h100e -= cut
             h100e -= cut
             cancelled.append(Order(buyer, cut, order.price_usd_per_h100e, order.placed))
@@ -79,7 +92,8 @@ class GpuVendor:
         return cancelled
 
     def ship(self, step: int) -> list[Order]:
-        """Ship this month's production, oldest orders first; grow production if backlogged."""
+        """Ship this month's production, oldest orders first; then grow production if orders
+        are backlogged, or cut it if the backlog is below normal."""
         room = self.production_h100e_per_month
         shipped: list[Order] = []
         for order in self.backlog:
@@ -89,12 +103,19 @@ class GpuVendor:
                 continue
             part = min(order.h100e, room)
             order.h100e -= part
+            order.firm = max(order.firm - part, 0.0)  # deliveries fulfil the commitment first
             room -= part
             shipped.append(Order(order.buyer, part, order.price_usd_per_h100e, order.placed))
         self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
         if self.backlog_months > self.cfg.normal_backlog_months:
             self.production_h100e_per_month *= np.exp(self.monthly_growth(step))
+        else:
+            self.production_h100e_per_month *= np.exp(self.monthly_cut())
         return shipped
+
+    def firm(self, buyer: int) -> float:
+        """H100e of the buyer's undelivered orders that cannot be cancelled."""
+        return sum(o.firm for o in self.backlog if o.buyer == buyer)
 
     def pending(self, buyer: int) -> tuple[float, float]:
         """(H100e, USD value) of the buyer's undelivered orders."""

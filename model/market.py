@@ -25,7 +25,7 @@ import pandas as pd
 
 from aibubble.agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
 from aibubble.agents.hyperscaler import rivals_growth
-from aibubble.compute_market import Allocation, allocate
+from aibubble.compute_market import Allocation, allocate, training_demand
 from aibubble.config import Config, load_config, with_headline
 from aibubble.contracts import ContractBook, split_reservations
 from aibubble.efficiency import Diffusion
@@ -224,7 +224,7 @@ class AIMarketModel(mesa.Model):
             self.hyperscalers.append(hs)
             backlog = market.normal_backlog_months * self.vendor.production_h100e_per_month * s
             for lag in range(spread, 0, -1):
-                self.vendor.place(hs.unique_id, backlog / spread, -lag)
+                self.vendor.place(hs.unique_id, backlog / spread, -lag, cfg.firm_order_share)
 
     def _build_architects(self) -> None:
         cfg = self.config.architects
@@ -292,9 +292,10 @@ class AIMarketModel(mesa.Model):
         need = self._inference_need()
         self._contracts(t, need)
         available = self.total_installed  # capacity in service this month
-        allocation = self._compute(need)
+        budgets = np.array([lab.training_budget for lab in self.labs]) * self.alive
+        allocation = self._compute(need, budgets)
         host_revenue = self._money(t, allocation)
-        self._fleet(t, allocation, host_revenue)
+        self._fleet(t, allocation, host_revenue, self._wanted_capacity(t, need, budgets))
         self._observe(
             allocation.clearing,
             used=allocation.reserved_used + float(allocation.clearing.dispatched.sum()),
@@ -378,7 +379,24 @@ class AIMarketModel(mesa.Model):
         price = self.reference_price * (1 + cfg.term_premium)
         self.contracts.sign(split_reservations(wanted, free), price, t + cfg.contract_months - 1)
 
-    def _compute(self, need: np.ndarray) -> Allocation:
+    def _wanted_capacity(self, t: int, need: np.ndarray, budgets: np.ndarray) -> float:
+        """H100e the market would rent at the user cost of a new GPU (Jorgenson's desired
+        capital): inference at the builders' planned headroom, since users wait for it, plus
+        the training the budgets buy at that rent."""
+        cfg = self.config
+        hs = self.hyperscalers[0]  # every builder faces the same vendor price and costs
+        opex = cfg.hyperscalers.opex_usd_per_gpu_hour / self.vendor.hardware_performance(t)
+        cost = hs.user_cost(self.vendor.price_usd_per_h100e(t), opex)
+        inference = float((need * self.alive).sum()) / cfg.hyperscalers.target_utilization
+        training = training_demand(
+            float(budgets.sum()),
+            cost,
+            self.reference_price,
+            cfg.compute_market.training_elasticity_below_reference,
+        )
+        return inference + float(training)
+
+    def _compute(self, need: np.ndarray, budgets: np.ndarray) -> Allocation:
         """Reserved capacity first, then the spot market for the rest."""
         installed = self.installed_by_host
         committed = self.contracts.by_host(len(self.hyperscalers))
@@ -387,7 +405,7 @@ class AIMarketModel(mesa.Model):
             installed,
             [hs.offer(committed[j]) for j, hs in enumerate(self.hyperscalers)],
             need,
-            np.array([lab.training_budget for lab in self.labs]),
+            budgets,
             self.alive,
             self.config.compute_market,
             self.spot_price,
@@ -421,12 +439,12 @@ class AIMarketModel(mesa.Model):
             lab.observe_share(float(demanded[lab.index] / demanded.sum()) if demanded.sum() > 0 else 0.0)
         return host_revenue
 
-    def _fleet(self, t: int, allocation: Allocation, host_revenue: np.ndarray) -> None:
-        """Hyperscalers run, age and finance their fleets, take deliveries, then plan orders."""
+    def _fleet(self, t: int, allocation: Allocation, host_revenue: np.ndarray, wanted: float) -> None:
+        """Hyperscalers run, age and finance their fleets, take deliveries, then plan orders.
+        `wanted` (H100e) is the capacity the market would rent at the user cost; each builder
+        plans for its share of it."""
         cfg = self.config.hyperscalers
         core = cfg.core_cash_flow_usd_per_month * cfg.core_cash_flow_growth_per_year ** (t / 12)
-        clearing = allocation.clearing
-        unmet = max(clearing.demand - float(clearing.dispatched.sum()), 0.0)
         installed = self.installed_by_host
         self._fleet_flows = {"failed": 0.0, "retired": 0.0, "delivered": 0.0}
         for j, hs in enumerate(self.hyperscalers):
@@ -435,7 +453,7 @@ class AIMarketModel(mesa.Model):
                 allocation.used_by_cohort[j],
                 host_revenue[j],
                 core,
-                unmet * installed[j] / installed.sum(),
+                wanted * installed[j] / installed.sum(),
                 self.reference_price,
             )
             self._fleet_flows["failed"] += failed
@@ -450,7 +468,7 @@ class AIMarketModel(mesa.Model):
             np.array([hs.planned_growth for hs in self.hyperscalers]), self.installed_by_host
         )
         for j, hs in enumerate(self.hyperscalers):
-            hs.plan_orders(t, self.vendor, lead, rivals[j])
+            hs.plan_orders(t, self.vendor, lead, rivals[j], opex)
         for hs in self.hyperscalers:
             hs.finance()
 
@@ -486,6 +504,7 @@ class AIMarketModel(mesa.Model):
             "gpu_failed_h100e": self._fleet_flows["failed"] if clearing is not None else 0.0,
             "gpu_retired_h100e": self._fleet_flows["retired"] if clearing is not None else 0.0,
             "gpu_backlog_h100e": backlog,
+            "gpu_firm_backlog_h100e": sum(o.firm for o in self.vendor.backlog),
             "gpu_production_h100e_per_month": self.vendor.production_h100e_per_month,
             "gpu_price_usd_per_h100e": self.vendor.price_usd_per_h100e(self.steps),
             "gpu_lead_time_months": self.vendor.lead_time_months(),
@@ -504,6 +523,9 @@ class AIMarketModel(mesa.Model):
             "book_value_usd": book,
             "stranded_book_value_usd": book * (1 - utilization),
             "hyperscaler_profit_usd": sum(hs.profit for hs in self.hyperscalers),
+            "cancellation_penalties_usd": self.ledger.flow("cancellation_penalty"),
+            "hyperscaler_roic_per_year": self._roic(book),
+            "tobin_q": self._tobin_q(),
             "lab_profit_usd": sum(lab.revenue - lab.compute_spend for lab in labs),
             "hyperscaler_cash_usd": sum(hs.cash for hs in self.hyperscalers),
             "hyperscaler_debt_usd": sum(hs.debt for hs in self.hyperscalers),
@@ -514,6 +536,21 @@ class AIMarketModel(mesa.Model):
         }
         m.update(self.bubble.update(available, demand, utilization, capex))
         self.metrics = m
+
+    def _roic(self, book: float) -> float:
+        """Hyperscalers' return on the fleet's book value, annualised: profit before interest
+        (NOPAT, taxes aside) over invested capital, to set against the cost of capital."""
+        if book <= 0:
+            return 0.0
+        interest = self.ledger.flow("interest")
+        return 12 * (sum(hs.profit for hs in self.hyperscalers) + interest) / book
+
+    def _tobin_q(self) -> float:
+        """Capacity-weighted q of the builders at their last plan (1 at month 0)."""
+        installed = self.installed_by_host
+        if installed.sum() <= 0:
+            return 0.0
+        return float(np.average([hs.q for hs in self.hyperscalers], weights=installed))
 
     def _adopted_efficiency(self, labs: list[AILab]) -> float:
         """Share-weighted efficiency of the living labs (last value when none is left)."""

@@ -106,7 +106,7 @@ def test_reservations_never_exceed_what_labs_want_nor_what_hosts_have_free(seed)
 
 # --- the month's compute allocation ---------------------------------------------------
 
-MARKET = ComputeMarketConfig(max_price_usd_per_gpu_hour=12.0, max_price_change_per_month=100.0)
+MARKET = ComputeMarketConfig(max_price_usd_per_gpu_hour=12.0)
 
 
 def offer(h100e: list[float], ask: list[float], committed: float) -> Offer:
