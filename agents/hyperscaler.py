@@ -33,6 +33,8 @@ from aibubble.compute_market import Offer
 
 
 class Hyperscaler(mesa.Agent):
+    kind = "hyperscaler"  # agent type in the event log
+
     def __init__(self, model: mesa.Model, cfg: HyperscalerConfig, cash: float, capital_share: float) -> None:
         super().__init__(model)
         self.cfg = cfg
@@ -57,6 +59,8 @@ class Hyperscaler(mesa.Agent):
         # and the book written off when a debt-financed builder defaults
         self.written_off = {"failure": 0.0, "retirement": 0.0, "impairment": 0.0, "default": 0.0}
         self.q = 1.0  # realised rent at the planned headroom over a new GPU's user cost (Tobin's q)
+        self.interest = 0.0  # USD paid this month
+        self.returns: list[float] = []  # annualised return on book, last 12 months
         # USD this month: revenue - opex - depreciation - write-downs - interest - penalties
         self.profit = 0.0
 
@@ -172,20 +176,40 @@ class Hyperscaler(mesa.Agent):
         self._drop(~out)
         return h100e, book
 
-    def impair(self, step: int, price: float, utilization: float, monthly_rate: float) -> float:
-        """ASC 360: a cohort whose undiscounted expected cash flows over its remaining book
-        life (margin over operating cost at the expected rent and utilization) fall short of
-        its carrying amount is written down to their discounted value; returns USD."""
+    def recoverable(
+        self, step: int, price: float, utilization: float, monthly_rate: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per cohort, the expected margin over operating cost (at `price` and
+        `utilization`) over the book life left at `step`: (undiscounted, discounted) USD."""
         remaining = self.remaining_life(step).astype(float)
         margin = np.maximum(price - self.opex, 0.0) * HOURS_PER_MONTH * utilization * self.h100e
         undiscounted = margin * remaining
         if monthly_rate > 0:
-            fair = margin * (1 - (1 + monthly_rate) ** (-remaining)) / monthly_rate
-        else:
-            fair = undiscounted
+            return undiscounted, margin * (1 - (1 + monthly_rate) ** (-remaining)) / monthly_rate
+        return undiscounted, undiscounted
+
+    def impair(self, step: int, price: float, utilization: float, monthly_rate: float) -> float:
+        """ASC 360: a cohort whose undiscounted expected cash flows over its remaining book
+        life (margin over operating cost at the expected rent and utilization) fall short of
+        its carrying amount is written down to their discounted value; returns USD."""
+        undiscounted, fair = self.recoverable(step, price, utilization, monthly_rate)
         loss = np.where(undiscounted < self.book, np.maximum(self.book - fair, 0.0), 0.0)
         self.book = self.book - loss
         return float(loss.sum())
+
+    @property
+    def monthly_discount_rate(self) -> float:
+        return (1 + self.cfg.discount_rate_per_year) ** (1 / 12) - 1
+
+    def allocation_factor(self) -> float:
+        """Share of its capital allocation the core business grants: all of it while AI earns
+        its cost of capital over the last year, less as returns fall short, none at a loss
+        (hypothesis: boards fund AI capex from core cash flow while it pays)."""
+        if not self.returns:
+            return 1.0
+        hurdle = self.cfg.discount_rate_per_year
+        mean = float(np.mean(self.returns))
+        return float(np.clip(mean / hurdle, 0.0, 1.0)) if hurdle > 0 else float(mean >= 0)
 
     # --- the month ------------------------------------------------------------------
     def run_month(
@@ -205,22 +229,19 @@ class Hyperscaler(mesa.Agent):
         ledger, events = self.model.ledger, self.model.events
         self.operate(used_by_cohort, revenue)
         ledger.transfer(self, "operations", self.opex_paid, "opex")
-        ledger.transfer(
-            "core_business",
-            self,
-            core_cash_flow * cfg.capex_share_of_core_cash_flow * self.capital_share,
-            "capital_allocation",
-        )
+        share = cfg.capex_share_of_core_cash_flow * self.capital_share * self.allocation_factor()
+        ledger.transfer("core_business", self, core_cash_flow * share, "capital_allocation")
         interest = ledger.transfer(self, "lenders", self.debt * cfg.interest_rate_per_year / 12, "interest")
         self.demand_history.append(wanted)
         del self.demand_history[: -cfg.forecast_window_months - 1]
         dep = self.depreciate(step)
         failed, failed_book = self.fail()
         retired, retired_book = self.retire(step, rent_reference)
-        monthly_rate = (1 + cfg.discount_rate_per_year) ** (1 / 12) - 1
         tested = step % cfg.impairment_test_interval_months == 0
         expected = self.expected_utilization()
-        impaired = self.impair(step, self.realised_price, expected, monthly_rate) if tested else 0.0
+        # this month is depreciated and earned already: the test counts the months after it
+        rate = self.monthly_discount_rate
+        impaired = self.impair(step + 1, self.realised_price, expected, rate) if tested else 0.0
         self.written_off = {
             "failure": failed_book,
             "retirement": retired_book,
@@ -232,15 +253,16 @@ class Hyperscaler(mesa.Agent):
             events.add(
                 step,
                 self.unique_id,
-                "hyperscaler",
+                self.kind,
                 "retirement",
                 "rent below operating cost or end of life",
                 retired,
             )
         if impaired > 0:
             events.add(
-                step, self.unique_id, "hyperscaler", "write_down", "rental value below book value", impaired
+                step, self.unique_id, self.kind, "write_down", "rental value below book value", impaired
             )
+        self.interest = interest
         self.profit = self.revenue - self.opex_paid - dep - self.write_downs - interest
         self.penalty = 0.0  # booked by plan_orders, which closes the month
         self.deliveries = self.capex = 0.0  # this month's deliveries arrive next (take_delivery)
@@ -285,7 +307,7 @@ class Hyperscaler(mesa.Agent):
             if amount > 0:
                 vendor.place(self.unique_id, amount, step, cfg.firm_order_share)
                 self.orders = amount
-                events.add(step, self.unique_id, "hyperscaler", "order", "forecast above capacity", amount)
+                events.add(step, self.unique_id, self.kind, "order", "forecast above capacity", amount)
         elif gap < 0 and pipeline > 0:
             cancelled = vendor.cancel(self.unique_id, min(-gap, pipeline))
             amount = sum(o.h100e for o in cancelled)
@@ -294,9 +316,14 @@ class Hyperscaler(mesa.Agent):
             self.profit -= self.penalty
             self.cancellations = amount
             if amount > 0:
-                events.add(
-                    step, self.unique_id, "hyperscaler", "cancellation", "forecast below capacity", amount
-                )
+                events.add(step, self.unique_id, self.kind, "cancellation", "forecast below capacity", amount)
+
+    def close_month(self) -> None:
+        """Record the month's return on the fleet's book (profit before interest, annualised)
+        for the next allocations."""
+        if self.book_value > 0:
+            self.returns.append(12 * (self.profit + self.interest) / self.book_value)
+            del self.returns[:-12]
 
     def finance(self) -> None:
         """Borrow to keep cash non-negative; repay a share of surplus cash while in debt."""

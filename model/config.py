@@ -293,6 +293,68 @@ class HyperscalerConfig(Section):
     )
 
 
+class NeocloudConfig(Section):
+    count: int = P(
+        2,
+        "agents",
+        "design choice (design.md#agent-counts): 0-5 debt-financed builders next to the hyperscalers",
+        ge=0,
+        le=50,
+    )
+    initial_capacity_share: float = P(
+        0.1,
+        "fraction of the builders' initial capacity",
+        "[est] company filings (sources.md#company-filings): CoreWeave ran ~250k GPUs at the end of "
+        "2024, with Lambda, Crusoe and Nebius roughly a tenth of the clouds' AI fleet",
+        ge=0,
+        lt=1,
+    )
+    initial_cash_usd: float = P(
+        5e9,
+        "USD (all neoclouds)",
+        "hypothesis: equity and cash of the neoclouds at the start of 2024, a few $B",
+        ge=0,
+    )
+    interest_rate_per_year: float = P(
+        0.11,
+        "fraction per year",
+        "company filings (sources.md#company-filings): CoreWeave's GPU-backed delayed-draw term "
+        "loans at SOFR + ~6% (~11%)",
+        ge=0,
+        le=1,
+    )
+    loan_to_value: float = P(
+        0.7,
+        "fraction of book value",
+        "hypothesis: lenders finance most of a GPU purchase against the GPUs; range 0.5-0.85",
+        ge=0,
+        lt=1,
+    )
+    amortisation_months: int = P(
+        48,
+        "months",
+        "hypothesis: GPU-backed loans amortise over about 4 years, faster than the 6-year book "
+        "life; range 36-60",
+        ge=6,
+        le=240,
+    )
+    liquidity_months: float = P(
+        6.0,
+        "months of debt service",
+        "hypothesis: lenders' minimum-liquidity covenants keep this much cash out of new orders; range 0-12",
+        ge=0,
+        le=60,
+    )
+    reorganisation_months: int = P(
+        12,
+        "months",
+        "hypothesis: a Chapter 11 case stays debt service for about a year (the telecom "
+        "carriers' cases of 2001-02 took one to two, sources.md#fact-telecom); range 6-24",
+        ge=0,
+        le=60,
+    )
+
+
 class LabConfig(Section):
     count: int = P(20, "agents", "design choice (design.md#agent-counts): 10-30 labs", ge=1, le=200)
     size_dispersion: float = P(
@@ -469,8 +531,9 @@ class GpuMarketConfig(Section):
     )
     production_growth_per_year: float = P(
         2.0,
-        "x per year",
-        "Epoch AI (sources.md#epoch-chip-counts): 3.3M (2024) -> 8.9M (2025), when orders are backlogged",
+        "x per year (physical output)",
+        "Epoch AI (sources.md#epoch-chip-counts): 3.3M (2024) -> 8.9M (2025) H100e, 2.7x, of which "
+        "~1.3x is price-performance; growth of the physical output when orders are backlogged",
         ge=1,
         le=20,
     )
@@ -584,6 +647,7 @@ class Config(Section):
     discovery: DiscoveryConfig = DiscoveryConfig()
     architects: ArchitectConfig = ArchitectConfig()
     hyperscalers: HyperscalerConfig = HyperscalerConfig()
+    neoclouds: NeocloudConfig = NeocloudConfig()
     labs: LabConfig = LabConfig()
     users: UserConfig = UserConfig()
     gpu_market: GpuMarketConfig = GpuMarketConfig()

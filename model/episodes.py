@@ -7,8 +7,9 @@ which switches off as soon as demand bounces while most of the fleet is still id
 
 An episode is a run of glut months at least `bubble.persistence_months` long, where recoveries
 of at most `bubble.merge_gap_months` do not end it; its duration counts every month from onset
-to end. An episode is a **bubble** when it becomes a financial event: the builders impair at
-least `bubble.impairment_share_threshold` of the fleet's book value at onset while it lasts.
+to end. An episode is a **bubble** when it becomes a financial event: the builders impair, or
+write down at a default, at least `bubble.impairment_share_threshold` of the fleet's book value
+at onset while it lasts.
 A **burst** is a capex collapse (trailing 12-month capex down `bubble.capex_drawdown_threshold`
 from its peak) caused by an episode: reached between its onset and 12 months after its end (the
 trailing window needs that long to show a stop in spending). Capex that falls outside a glut,
@@ -42,8 +43,9 @@ class Episode:
     failure_usd: float  # write-offs by cause while it lasted
     retirement_usd: float
     impairment_usd: float
+    default_usd: float  # fleet written down at builders' defaults
     capex_drawdown: float  # largest trailing-capex drawdown from onset to 12 months after its end
-    bubble: bool  # impaired at least the threshold share of the book at onset
+    bubble: bool  # impaired or lost at defaults at least the threshold share of the book at onset
     burst: bool  # capex collapsed in its wake
     bubble_month: int | None  # the month its impairment reached the threshold
     burst_month: int | None  # the month the trailing capex drawdown reached the threshold
@@ -78,8 +80,10 @@ def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
         idle = part["installed_capacity_h100e"] - part["compute_used_h100e"]
         book0 = float(df["book_value_usd"].iloc[max(a - 1, 0)])
         impaired = part["impairment_usd"].to_numpy(float).cumsum()
+        defaulted = part["write_offs_default_usd"].to_numpy(float).cumsum()
         wake = df["capex_drawdown"].to_numpy(float)[a : b + 1 + TRAILING_MONTHS]
-        bubble_at = _first(impaired >= cfg.impairment_share_threshold * book0) if book0 > 0 else None
+        losses = impaired + defaulted  # the financial write-downs of the glut
+        bubble_at = _first(losses >= cfg.impairment_share_threshold * book0) if book0 > 0 else None
         burst_at = _first(wake >= cfg.capex_drawdown_threshold)
         episodes.append(
             Episode(
@@ -94,6 +98,7 @@ def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
                 failure_usd=float(part["write_offs_failure_usd"].sum()),
                 retirement_usd=float(part["write_offs_retirement_usd"].sum()),
                 impairment_usd=float(impaired[-1]),
+                default_usd=float(defaulted[-1]),
                 capex_drawdown=float(wake.max()),
                 bubble=bubble_at is not None,
                 burst=burst_at is not None,
@@ -138,8 +143,9 @@ def episode_events(episodes: list[Episode], cfg: BubbleConfig) -> list[tuple]:
                     -1,
                     "market",
                     "bubble",
-                    f"impairment reached {cfg.impairment_share_threshold:.0%} of the book at onset",
-                    e.impairment_usd,
+                    f"impairment and default write-downs reached {cfg.impairment_share_threshold:.0%} "
+                    "of the book at onset",
+                    e.impairment_usd + e.default_usd,
                     f"episode from month {e.onset}; book at onset ${e.book_at_onset_usd / 1e9:,.0f}bn",
                 )
             )

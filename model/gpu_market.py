@@ -5,10 +5,11 @@ production capacity, oldest first, never earlier than the minimum lead time. Par
 order is firm (prepaid or take-or-pay) and cannot be cancelled. The quoted lead time rises
 with the backlog measured in months of production; the price carries a premium when the
 backlog is long and a discount when it is short (the vendor's margin falls in a glut).
-Production expands while orders are backlogged and is cut while they are not, as chip
-makers reallocate foundry and packaging capacity. Price per H100e falls with hardware
-price-performance. The vendor is outside the model's agents: its receipts go to the
-`gpu_vendor` account of the ledger.
+Physical production expands while orders are backlogged and is cut while they are not, as
+chip makers reallocate foundry and packaging capacity; its output in H100e also grows with
+hardware price-performance. Price per H100e falls with hardware price-performance. The
+vendor is outside the model's agents: its receipts go to the `gpu_vendor` account of the
+ledger.
 """
 
 from __future__ import annotations
@@ -33,8 +34,15 @@ class Order:
 class GpuVendor:
     cfg: GpuMarketConfig
     hw: EfficiencyConfig
-    production_h100e_per_month: float
+    capacity: float  # GPUs a month it can make, counted in H100e of month-0 performance
     backlog: list[Order] = field(default_factory=list)
+    month: int = 0  # the month it last shipped in
+
+    @property
+    def production_h100e_per_month(self) -> float:
+        """H100e it makes a month: its physical output times the price-performance of this
+        month's GPUs (a later chip is more H100e)."""
+        return self.capacity * self.hardware_performance(self.month)
 
     @property
     def backlog_h100e(self) -> float:
@@ -94,6 +102,7 @@ class GpuVendor:
     def ship(self, step: int) -> list[Order]:
         """Ship this month's production, oldest orders first; then grow production if orders
         are backlogged, or cut it if the backlog is below normal."""
+        self.month = step
         room = self.production_h100e_per_month
         shipped: list[Order] = []
         for order in self.backlog:
@@ -108,9 +117,9 @@ class GpuVendor:
             shipped.append(Order(order.buyer, part, order.price_usd_per_h100e, order.placed))
         self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
         if self.backlog_months > self.cfg.normal_backlog_months:
-            self.production_h100e_per_month *= np.exp(self.monthly_growth(step))
+            self.capacity *= np.exp(self.monthly_growth(step))
         else:
-            self.production_h100e_per_month *= np.exp(self.monthly_cut())
+            self.capacity *= np.exp(self.monthly_cut())
         return shipped
 
     def firm(self, buyer: int) -> float:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from aibubble.agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
 from aibubble.agents.hyperscaler import rivals_growth
+from aibubble.agents.neocloud import Neocloud
 from aibubble.compute_market import Allocation, allocate, training_demand
 from aibubble.config import Config, load_config, with_headline
 from aibubble.contracts import ContractBook, split_reservations
@@ -52,6 +53,7 @@ HYPERSCALER_REPORTERS = {
     "debt_usd": "debt",
     "planned_growth": "planned_growth",
 }
+NEOCLOUD_REPORTERS = HYPERSCALER_REPORTERS | {"defaults": "defaults"}
 LAB_REPORTERS = {
     "alive": "alive",
     "efficiency": "efficiency",
@@ -145,6 +147,7 @@ class AIMarketModel(mesa.Model):
             model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in SERIES},
             agenttype_reporters={
                 Hyperscaler: HYPERSCALER_REPORTERS,
+                Neocloud: NEOCLOUD_REPORTERS,
                 AILab: LAB_REPORTERS,
                 ModelArchitect: ARCHITECT_REPORTERS,
             },
@@ -205,9 +208,16 @@ class AIMarketModel(mesa.Model):
         return float(per_year / 12)
 
     def _build_hyperscalers(self) -> None:
+        """The builders: hyperscalers (funded by their core businesses) and neoclouds
+        (funded by GPU-backed debt), sharing the initial fleet and the vendor's backlog."""
         cfg = self.config.hyperscalers
+        neo = self.config.neoclouds
         market = self.config.gpu_market
         shares = _shares(self.streams["setup"], cfg.count, cfg.size_dispersion)
+        neo_share = neo.initial_capacity_share if neo.count else 0.0
+        fleet_shares = np.concatenate(
+            [shares * (1 - neo_share), np.full(neo.count, neo_share / max(neo.count, 1))]
+        )
         g = cfg.initial_growth_per_year ** (1 / 12)
         history = np.arange(-24, 0)
         weights = g**history
@@ -215,12 +225,18 @@ class AIMarketModel(mesa.Model):
         performance = np.array([self.vendor.hardware_performance(float(t)) for t in history])
         spread = market.initial_order_spread_months
         self.hyperscalers: list[Hyperscaler] = []
-        for s in shares:
-            hs = Hyperscaler(self, cfg, 0.0, float(s))
-            self.ledger.transfer("core_business", hs, cfg.initial_cash_usd * s, "initial_funding")
+        for j, s in enumerate(fleet_shares):
+            if j < cfg.count:
+                hs = Hyperscaler(self, cfg, 0.0, float(shares[j]))
+                self.ledger.transfer("core_business", hs, cfg.initial_cash_usd * shares[j], "initial_funding")
+            else:
+                hs = Neocloud(self, cfg, neo, 0.0)
+                self.ledger.transfer("investors", hs, neo.initial_cash_usd / neo.count, "initial_funding")
             hs.install_initial_fleet(
                 history, monthly * s, performance, market.price_usd_per_h100e, g, self.spot_price
             )
+            if isinstance(hs, Neocloud):
+                hs.owe_for_initial_fleet()
             self.hyperscalers.append(hs)
             backlog = market.normal_backlog_months * self.vendor.production_h100e_per_month * s
             for lag in range(spread, 0, -1):
@@ -471,6 +487,7 @@ class AIMarketModel(mesa.Model):
             hs.plan_orders(t, self.vendor, lead, rivals[j], opex)
         for hs in self.hyperscalers:
             hs.finance()
+            hs.close_month()
 
     # ------------------------------------------------------------------ observation
     def _observe(self, clearing, used: float, available: float) -> None:
@@ -520,6 +537,9 @@ class AIMarketModel(mesa.Model):
             "write_offs_failure_usd": sum(hs.written_off["failure"] for hs in self.hyperscalers),
             "write_offs_retirement_usd": sum(hs.written_off["retirement"] for hs in self.hyperscalers),
             "impairment_usd": sum(hs.written_off["impairment"] for hs in self.hyperscalers),
+            "write_offs_default_usd": sum(hs.written_off["default"] for hs in self.hyperscalers),
+            "default_losses_usd": sum(getattr(hs, "default_losses", 0.0) for hs in self.hyperscalers),
+            "neocloud_defaults": sum(getattr(hs, "defaults", 0) for hs in self.hyperscalers),
             "book_value_usd": book,
             "stranded_book_value_usd": book * (1 - utilization),
             "hyperscaler_profit_usd": sum(hs.profit for hs in self.hyperscalers),
@@ -575,7 +595,7 @@ class AIMarketModel(mesa.Model):
 
     def agent_frame(self) -> pd.DataFrame:
         frames = []
-        for cls in (Hyperscaler, AILab, ModelArchitect):
+        for cls in (Hyperscaler, Neocloud, AILab, ModelArchitect):
             df = self.datacollector.get_agenttype_vars_dataframe(cls).reset_index()
             df.insert(2, "agent_type", cls.__name__)
             frames.append(df)

@@ -56,7 +56,10 @@ def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) 
         first = episodes[0]
         later = np.flatnonzero(util[first.onset :] >= cfg.hyperscalers.target_utilization)
         reabsorb = int(later[0]) if later.size else None
-    causes = {k: float(df[k].sum()) for k in ("write_offs_failure_usd", "write_offs_retirement_usd")}
+    causes = {
+        k: float(df[k].sum())
+        for k in ("write_offs_failure_usd", "write_offs_retirement_usd", "write_offs_default_usd")
+    }
     return {
         "scenario": cfg.name,
         "seed": seed,
@@ -78,6 +81,8 @@ def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) 
         "write_offs_usd": float(df["write_downs_usd"].sum()),
         **causes,
         "impairment_usd": float(df["impairment_usd"].sum()),
+        "default_losses_usd": float(df["default_losses_usd"].sum()),
+        "neocloud_defaults": int(df["neocloud_defaults"].iloc[-1]),
         "glut_impairment_usd": sum(e.impairment_usd for e in episodes),
         "reabsorption_months": reabsorb,
         "bankruptcies": int(df["bankruptcies"].iloc[-1]),

@@ -69,12 +69,14 @@ def hyperscaler(world: World, cash: float = 0.0, capital_share: float = 1.0, **c
 
 
 def vendor() -> GpuVendor:
-    """A vendor so large that no backlog here adds a price premium: $40k per H100e at month 0."""
-    cfg = GpuMarketConfig(production_h100e_per_month=1e6)
+    """A vendor so large that no backlog here adds a price premium, and that gives no discount
+    for its short backlog: $40k per H100e at month 0."""
+    cfg = GpuMarketConfig(production_h100e_per_month=1e6, max_price_discount=0.0)
     return GpuVendor(cfg, EfficiencyConfig(), cfg.production_h100e_per_month)
 
 
-# herding, failures and optimism off: the target is demand at the horizon over target utilization
+# herding, failures and optimism off: the target is the capacity wanted (headroom included)
+# extrapolated to the horizon
 PLANNING = {
     "herding": 0.0,
     "failure_rate_per_year": 0.0,
@@ -86,8 +88,9 @@ PLANNING = {
     "forecast_window_months": 12,
     "max_debt_to_book": 0.5,
 }
-GROWING = [800 * 1.02**k for k in range(13)]  # 2% a month; the last month at target utilization
+GROWING = [1000 * 1.02**k for k in range(13)]  # capacity wanted: 2% a month from the installed 1000
 TARGET = 1000 * 1.02**22  # 1.02^12 to date, then 1.02^10 over lead time (4) + planning (6)
+OPEX = 0.45  # USD per H100e-hour of a new GPU, for the user cost
 
 
 def test_initial_fleet_is_bought_at_its_vintage_price_and_depreciated_to_date():
@@ -103,9 +106,10 @@ def test_initial_fleet_is_bought_at_its_vintage_price_and_depreciated_to_date():
     )
     cost = np.array([100 * 40_000.0, 200 * 40_000.0 / 1.5])
     assert hs.cost == pytest.approx(cost)
-    assert hs.book == pytest.approx(cost * np.array([1 - 24 / 72, 1 - 12 / 72]))
+    # depreciated from the month after delivery, as deliveries in the run are
+    assert hs.book == pytest.approx(cost * np.array([1 - 23 / 72, 1 - 11 / 72]))
     assert hs.opex == pytest.approx([0.45, 0.45 / 1.5])
-    start = 0.85 * 300  # demand at target utilization
+    start = 300.0  # the capacity wanted at month 0 is the installed fleet (headroom included)
     assert hs.demand_history == pytest.approx([start * 1.1 ** (k - 12) for k in range(13)])
     assert hs.utilization == 0.85 and hs.realised_price == 3.0
 
@@ -116,11 +120,12 @@ def test_a_forecast_above_capacity_orders_a_share_of_the_gap_and_logs_the_order(
     hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
     hs.demand_history = list(GROWING)
     v = vendor()
-    hs.plan_orders(0, v, lead_time=4.0, rivals_growth=1.0)
+    hs.plan_orders(0, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
     gap = (TARGET - 1000) / 3
     assert hs.orders == pytest.approx(gap)
     assert hs.planned_growth == pytest.approx(TARGET / 1000)
     assert v.pending(hs.unique_id) == pytest.approx((gap, gap * 40_000.0))
+    assert v.firm(hs.unique_id) == pytest.approx(0.5 * gap)  # firm_order_share 0.5 by default
     (event,) = events(world, "order")
     assert event[:5] == (0, hs.unique_id, "hyperscaler", "order", "forecast above capacity")
     assert event[5] == pytest.approx(gap)
@@ -135,7 +140,7 @@ def test_orders_are_bounded_by_the_capex_room_net_of_the_pipeline():
     hs.demand_history = list(GROWING)
     v = vendor()
     v.place(hs.unique_id, 100.0, 0)  # $4e6 already committed
-    hs.plan_orders(0, v, lead_time=4.0, rivals_growth=1.0)
+    hs.plan_orders(0, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
     room = 1e6 + (2e7 - 1.5e7) - 4e6  # cash + debt headroom - pipeline value
     assert room / 40_000 < (TARGET - 1100) / 3  # the budget binds, not the gap
     assert hs.capex_room(4e6) == pytest.approx(room)
@@ -149,7 +154,7 @@ def test_with_no_capex_room_it_orders_nothing_and_logs_nothing():
     hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
     hs.demand_history = list(GROWING)
     v = vendor()
-    hs.plan_orders(0, v, lead_time=4.0, rivals_growth=1.0)
+    hs.plan_orders(0, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
     assert hs.orders == 0.0 and v.backlog == [] and events(world, "order") == []
 
 
@@ -157,14 +162,14 @@ def test_a_forecast_below_capacity_cancels_the_newest_orders_and_pays_the_penalt
     world = World()
     hs = hyperscaler(world, cash=1e7, cancellation_penalty=0.2, **PLANNING)
     hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
-    hs.demand_history = [800.0] * 13  # flat: the target is exactly the installed 1000
+    hs.demand_history = [1000.0] * 13  # flat: the target is exactly the installed 1000
     v = vendor()
     oldest = v.place(hs.unique_id, 90.0, 0)
     middle = v.place(hs.unique_id, 20.0, 1)
     rival = v.place(hs.unique_id + 100, 50.0, 1)
     newest = v.place(hs.unique_id, 10.0, 2)
     assert len({oldest.price_usd_per_h100e, middle.price_usd_per_h100e, newest.price_usd_per_h100e}) == 3
-    hs.plan_orders(3, v, lead_time=4.0, rivals_growth=1.0)
+    hs.plan_orders(3, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
     # gap = (1000 - (1000 + 120)) / 3 = -40: the newest 10, the middle 20, then 10 of the oldest
     assert hs.cancellations == pytest.approx(40.0)
     penalty = 0.2 * (
@@ -186,12 +191,12 @@ def test_it_never_cancels_more_than_it_has_on_order():
     world = World()
     hs = hyperscaler(world, cash=1e7, cancellation_penalty=0.2, **PLANNING)
     hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
-    hs.demand_history = [400.0] * 13  # target 500: gap (500 - 1120) / 3 < -120
+    hs.demand_history = [500.0] * 13  # target 500: gap (500 - 1120) / 3 < -120
     v = vendor()
     v.place(hs.unique_id, 90.0, 0)
     v.place(hs.unique_id, 30.0, 1)
     _, value = v.pending(hs.unique_id)
-    hs.plan_orders(2, v, lead_time=4.0, rivals_growth=1.0)
+    hs.plan_orders(2, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
     assert hs.cancellations == pytest.approx(120.0)
     assert v.backlog == []
     assert world.ledger.flow("cancellation_penalty") == pytest.approx(0.2 * value)
@@ -202,9 +207,77 @@ def test_too_much_capacity_and_nothing_on_order_does_nothing():
     hs = hyperscaler(world, cash=1e7, **PLANNING)
     hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
     hs.demand_history = [400.0] * 13
-    hs.plan_orders(0, vendor(), lead_time=4.0, rivals_growth=1.0)
+    hs.plan_orders(0, vendor(), lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
     assert hs.orders == hs.cancellations == 0.0
     assert world.events.rows == [] and world.ledger.flow("cancellation_penalty") == 0.0
+
+
+def test_a_cancellation_never_cuts_the_firm_part_of_an_order_and_conserves_money():
+    world = World()
+    hs = hyperscaler(world, cash=1e7, cancellation_penalty=0.2, **PLANNING)
+    hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
+    hs.demand_history = [1000.0] * 13  # the target is the installed 1000
+    v = vendor()
+    oldest = v.place(hs.unique_id, 90.0, 0, firm_share=0.5)  # 45 firm, 45 cancellable
+    newest = v.place(hs.unique_id, 30.0, 1, firm_share=0.5)  # 15 firm, 15 cancellable
+    hs.plan_orders(2, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
+    # gap (1000 - 1120) / 3 = -40: the cancellable 15 of the newest, then 25 of the oldest
+    assert hs.cancellations == pytest.approx(40.0)
+    assert [o.h100e for o in v.backlog] == pytest.approx([65.0, 15.0])
+    assert [o.firm for o in v.backlog] == pytest.approx([45.0, 15.0])
+    first = 0.2 * (15 * newest.price_usd_per_h100e + 25 * oldest.price_usd_per_h100e)
+    assert hs.penalty == pytest.approx(first)
+    hs.demand_history = [500.0] * 13  # target 500: gap (500 - 1080) / 3 beyond the 80 on order
+    hs.plan_orders(3, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
+    assert hs.cancellations == pytest.approx(20.0)  # what was left of the oldest's cancellable part
+    assert v.pending(hs.unique_id)[0] == pytest.approx(60.0) == v.firm(hs.unique_id)
+    second = 0.2 * 20 * oldest.price_usd_per_h100e
+    assert world.ledger.flow("cancellation_penalty") == pytest.approx(first + second)
+    assert hs.cash == pytest.approx(1e7 - first - second)
+    assert world.ledger.external["gpu_vendor"] == pytest.approx(first + second)
+    assert money_in_the_world(world) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_fully_firm_backlog_cancels_nothing_pays_no_penalty_and_logs_nothing():
+    world = World()
+    hs = hyperscaler(world, cash=1e7, cancellation_penalty=0.2, **PLANNING)
+    hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
+    hs.demand_history = [500.0] * 13  # target 500: it would cancel all 120 on order
+    v = vendor()
+    v.place(hs.unique_id, 90.0, 0, firm_share=1.0)
+    v.place(hs.unique_id, 30.0, 1, firm_share=1.0)
+    hs.profit = 123.0  # booked by run_month earlier in the month
+    hs.plan_orders(2, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
+    assert hs.cancellations == 0.0 and hs.orders == 0.0 and hs.penalty == 0.0
+    assert v.pending(hs.unique_id)[0] == pytest.approx(120.0) == v.firm(hs.unique_id)
+    assert world.ledger.flow("cancellation_penalty") == 0.0 and hs.cash == 1e7
+    assert hs.profit == 123.0
+    assert events(world, "cancellation") == []
+    assert money_in_the_world(world) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_user_cost_is_the_price_times_rate_plus_depreciation_plus_attrition_per_hour_plus_opex():
+    world = World()
+    hs = hyperscaler(world, discount_rate_per_year=0.12, book_life_months=72, failure_rate_per_year=0.09)
+    # 40,000 x (0.12 + 12 / 72 + 0.09) / (12 x 730) + 0.45 = 1.71994 + 0.45 $/h
+    assert hs.user_cost(40_000.0, 0.45) == pytest.approx(40_000 * (0.12 + 1 / 6 + 0.09) / 8760 + 0.45)
+    assert hs.user_cost(40_000.0, 0.45) == pytest.approx(2.16994, abs=1e-5)
+    assert hs.user_cost(0.0, 0.45) == 0.45
+
+
+def test_q_is_the_realised_rent_at_the_planned_headroom_over_the_user_cost_at_the_quoted_price():
+    world = World()
+    cfg = {"discount_rate_per_year": 0.12, "book_life_months": 72, "target_utilization": 0.85}
+    hs = hyperscaler(world, cash=1e7, **PLANNING | cfg | {"failure_rate_per_year": 0.09})
+    hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
+    hs.demand_history = [1000.0] * 13
+    hs.realised_price = 3.0
+    rate = (0.12 + 12 / 72 + 0.09) / (12 * H)
+    hs.plan_orders(0, vendor(), lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=0.45)
+    assert hs.q == pytest.approx(3.0 * 0.85 / (40_000 * rate + 0.45))  # $40k: no discount
+    glut = GpuMarketConfig(production_h100e_per_month=1e6)  # empty book: the 20 % discount
+    hs.plan_orders(0, GpuVendor(glut, EfficiencyConfig(), 1e6), 4.0, 1.0, 0.45)
+    assert hs.q == pytest.approx(3.0 * 0.85 / (0.8 * 40_000 * rate + 0.45))
 
 
 def test_forecast_extrapolates_log_growth_scaled_by_optimism_and_capped():
@@ -234,12 +307,12 @@ def test_herding_pulls_the_target_toward_rivals_growth_in_logs_net_of_expected_f
     hs.add_cohort(0, 200.0, 0.5, 8e6, 8e6)
     hs.demand_history = [100 * 1.03**k for k in range(13)]
     gap = hs.capacity_gap(lead_time=3.0, pipeline=20.0, rivals_growth=1.4)
-    own = 100 * 1.03**12 * 1.03**9 / 0.85  # horizon 3 + 6 months
+    own = 100 * 1.03**12 * 1.03**9  # horizon 3 + 6 months; the history has the headroom in it
     target = math.exp(0.7 * math.log(own) + 0.3 * math.log(200 * 1.4))
     assert gap == pytest.approx(target - 220 * 0.91 ** (9 / 12))
     assert hs.planned_growth == pytest.approx(target / 200)
     hs.capacity_gap(lead_time=30.0, pipeline=0.0, rivals_growth=1.4)  # horizon capped at 18
-    own = 100 * 1.03**12 * 1.03**18 / 0.85
+    own = 100 * 1.03**12 * 1.03**18
     assert hs.planned_growth == pytest.approx(math.exp(0.7 * math.log(own) + 0.3 * math.log(280)) / 200)
 
 
@@ -264,18 +337,22 @@ def test_reserved_capacity_sits_on_the_cheapest_cohorts_and_the_rest_is_offered_
 
 
 def test_depreciation_is_straight_line_over_the_book_life_and_stops_at_zero():
+    """A cohort is depreciated from the month after its delivery: one delivered at 0 is charged
+    in months 1-72; one delivered at -60 was charged in months -59..0 (60 of 72) and has
+    months 1-12 left. On the straight line book / remaining life is cost / 72 every month."""
     world = World()
     hs = hyperscaler(world, book_life_months=72)
     hs.add_cohort(0, 100.0, 0.5, 7.2e6, 7.2e6)
     hs.add_cohort(-60, 100.0, 0.5, 3.6e6, 3.6e6 * (1 - 60 / 72))
-    months = [hs.depreciate() for _ in range(30)]
-    assert months[0] == pytest.approx(1e5 + 5e4)
+    assert hs.remaining_life(1) == pytest.approx([72, 12])
+    months = [hs.depreciate(step) for step in range(1, 31)]
+    assert months[0] == pytest.approx(1e5 + 5e4)  # 7.2e6 / 72 + 6e5 / 12
     assert hs.book == pytest.approx([7.2e6 * (1 - 30 / 72), 0.0])
     assert months[12:] == pytest.approx([1e5] * 18)  # the old cohort is fully depreciated at 12
-    for _ in range(50):
-        hs.depreciate()
+    for step in range(31, 81):  # past the end of the book life of both
+        hs.depreciate(step)
     assert hs.book == pytest.approx([0.0, 0.0], abs=1e-6) and np.all(hs.book >= 0)
-    assert hs.depreciate() == pytest.approx(0.0, abs=1e-6)
+    assert hs.depreciate(81) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_failures_remove_the_monthly_fraction_of_the_annual_rate_and_their_book_value():
@@ -296,9 +373,10 @@ def test_depreciation_and_failures_keep_the_book_on_the_straight_line_of_the_sur
     world = World()
     hs = hyperscaler(world, failure_rate_per_year=0.2, book_life_months=72)
     hs.add_cohort(0, 100.0, 0.5, 7.2e6, 7.2e6)
-    for _ in range(24):
-        hs.depreciate()
+    for step in range(1, 25):
+        hs.depreciate(step)
         hs.fail()
+    # book x (1 - 1 / (73 - step)) x survival each month: prod (72 - s) / (73 - s) = 48 / 72
     survivors = 0.8**2
     assert hs.installed == pytest.approx(100 * survivors)
     assert hs.book_value == pytest.approx(7.2e6 * survivors * (1 - 24 / 72))
@@ -321,12 +399,13 @@ def test_cohorts_retire_at_their_maximum_age_or_when_opex_exceeds_the_rent():
 def test_impairment_writes_book_down_to_the_discounted_margin_and_spares_covered_cohorts():
     world = World()
     hs = hyperscaler(world, book_life_months=72)
-    hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 3e6)  # 36 months left
+    hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 3e6)  # 72 - 36 + 1 = 37 months left, month 0 included
     hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 1e6)  # same cohort, booked below what it will earn
     hs.add_cohort(-80, 100.0, 0.5, 7.2e6, 5e5)  # past its book life: nothing left to earn
     r = 0.01
     margin = (2.0 - 0.5) * H * 0.5 * 100
-    recoverable = margin * (1 - (1 + r) ** -36) / r
+    recoverable = margin * (1 - (1 + r) ** -37) / r
+    assert margin * 37 < 3e6  # undiscounted: the first cohort fails the recoverability test
     assert 1e6 < recoverable < 3e6
     loss = hs.impair(0, price=2.0, utilization=0.5, monthly_rate=r)
     assert loss == pytest.approx(3e6 - recoverable + 5e5)
@@ -339,27 +418,65 @@ def test_impairment_without_discounting_counts_the_remaining_months_and_no_margi
     hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 3e6)
     hs.add_cohort(-36, 100.0, 2.5, 7.2e6, 3e6)  # opex above the price: worth nothing
     loss = hs.impair(0, price=2.0, utilization=0.5, monthly_rate=0.0)
-    recoverable = 1.5 * H * 0.5 * 100 * 36
+    recoverable = 1.5 * H * 0.5 * 100 * 37  # 37 months left, month 0 included
     assert hs.book == pytest.approx([recoverable, 0.0])
     assert loss == pytest.approx(6e6 - recoverable)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="depreciate() keeps charging cost / book_life after impair() writes the book down, so an "
-    "impaired cohort is fully depreciated before the end of its book life (ASC 360 depreciates the "
-    "new carrying amount over the remaining life)",
-)
-def test_an_impaired_cohort_depreciates_its_written_down_book_over_its_remaining_life():
+def test_asc_360_impairs_only_when_undiscounted_cash_flows_fall_short_of_the_book():
+    """Recoverability first: margin 1.5 x 730 x 0.5 x 100 = $54,750 a month for the 37 months
+    left is $2.03M undiscounted, $1.69M discounted at 1 % a month. A $1.9M book is recoverable
+    (no loss, though above the discounted value); a $2.1M book is not and is written down to the
+    discounted value, a loss larger than its undiscounted shortfall."""
     world = World()
     hs = hyperscaler(world, book_life_months=72)
-    hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 3.6e6)  # on the straight line, 36 months left
-    margin = 1.8e6 / 36  # recoverable: half the book
+    hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 1.9e6)
+    hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 2.1e6)
+    r = 0.01
+    margin = 1.5 * H * 0.5 * 100
+    undiscounted = margin * 37
+    discounted = margin * (1 - (1 + r) ** -37) / r
+    assert discounted < 1.9e6 <= undiscounted < 2.1e6
+    loss = hs.impair(0, price=2.0, utilization=0.5, monthly_rate=r)
+    assert hs.book == pytest.approx([1.9e6, discounted])
+    assert loss == pytest.approx(2.1e6 - discounted)
+    assert loss > 2.1e6 - undiscounted
+
+
+def test_expected_utilization_is_the_headroom_scaled_down_when_the_forecast_falls_short():
+    world = World()
+    hs = hyperscaler(
+        world,
+        target_utilization=0.8,
+        planning_horizon_months=6,
+        forecast_window_months=3,
+        forecast_optimism=1.0,
+    )
+    hs.add_cohort(0, 100.0, 0.5, 1.0, 1.0)
+    hs.demand_history = [60.0 * 1.05**k for k in range(4)]
+    forecast = 60 * 1.05**3 * 1.05**6  # 93.1 H100e wanted in 6 months: fewer than 100
+    assert hs.expected_utilization() == pytest.approx(0.8 * forecast / 100)
+    hs.demand_history = [100.0, 110.0, 120.0, 130.0]  # more than installed: the headroom
+    assert hs.expected_utilization() == pytest.approx(0.8)
+
+
+def test_an_impaired_cohort_depreciates_its_written_down_book_over_its_remaining_life():
+    """ASC 360-10-35-20: the written-down carrying amount is the new basis, depreciated over
+    the 37 months left (0-36); at cost / 72 = 1e5 a month it would be gone in 18.5 months."""
+    world = World()
+    hs = hyperscaler(world, book_life_months=72)
+    hs.add_cohort(-36, 100.0, 0.5, 7.2e6, 3.7e6)  # on the straight line: charged in months -35..-1
+    margin = 1.85e6 / 37  # undiscounted (= discounted at 0) cash flows: half the book
     hs.impair(0, price=0.5 + margin / (H * 100), utilization=1.0, monthly_rate=0.0)
-    assert hs.book_value == pytest.approx(1.8e6)
-    for _ in range(18):
-        hs.depreciate()
-    assert hs.book_value == pytest.approx(1.8e6 * (1 - 18 / 36))
+    assert hs.book_value == pytest.approx(1.85e6)
+    months = [hs.depreciate(step) for step in range(18)]
+    assert months == pytest.approx([1.85e6 / 37] * 18)
+    assert hs.book_value == pytest.approx(1.85e6 * (1 - 18 / 37))
+    for step in range(18, 36):
+        hs.depreciate(step)
+    assert hs.book_value == pytest.approx(1.85e6 / 37)  # one month left: month 36
+    hs.depreciate(36)  # the last month of its book life (born -36 + 72)
+    assert hs.book_value == pytest.approx(0.0, abs=1e-6)
 
 
 def run_month_world():
@@ -379,8 +496,9 @@ def run_month_world():
     )
     world.ledger.transfer("lenders", hs, 2e6, "borrowing")
     hs.debt = 2e6
-    hs.add_cohort(0, 100.0, 0.5, 7.2e6, 6.6e6)  # healthy: opex $0.5/h
-    hs.add_cohort(0, 50.0, 3.0, 3.6e6, 3.3e6)  # stranded: opex $3/h above the $2.5 rent
+    # delivered at 0 and depreciated in months 1-5: 67 months of book life left at month 6
+    hs.add_cohort(0, 100.0, 0.5, 7.2e6, 6.7e6)  # healthy: opex $0.5/h
+    hs.add_cohort(0, 50.0, 3.0, 3.6e6, 3.35e6)  # stranded: opex $3/h above the $2.5 rent
     hs.demand_history = [60.0, 70.0, 75.0, 78.0]
     return world, hs
 
@@ -389,26 +507,66 @@ def test_run_month_books_profit_as_revenue_less_opex_depreciation_write_downs_an
     world, hs = run_month_world()
     used = np.array([80.0, 0.0])
     revenue = 80 * 2.0 * H
-    failed, retired = hs.run_month(6, used, revenue, 1e8, unmet_demand=5.0, rent_reference=2.5)
+    failed, retired = hs.run_month(6, used, revenue, 1e8, wanted=75.0, rent_reference=2.5)
     f = 1 - 0.88 ** (1 / 12)
     opex = 80 * 0.5 * H
-    dep = 7.2e6 / 72 + 3.6e6 / 72
+    dep = 6.7e6 / 67 + 3.35e6 / 67  # book over the 67 months left: cost / 72 on the straight line
     interest = 2e6 * 0.06 / 12
-    failed_book = (6.6e6 - 1e5 + 3.3e6 - 5e4) * f
-    retired_book = (3.3e6 - 5e4) * (1 - f)
-    # the healthy cohort earns (2 - 0.5) $/h at 80/150 utilization for the 66 months it has left
-    recoverable = 1.5 * H * (80 / 150) * 100 * (1 - f) * 66
-    impaired = (6.6e6 - 1e5) * (1 - f) - recoverable
+    failed_book = (6.7e6 - 1e5 + 3.35e6 - 5e4) * f
+    retired_book = (3.35e6 - 5e4) * (1 - f)
+    # it expects its share of the market to want 75 x (75 / 70)^(6 / 3) H100e in 6 months
+    # (3-month log trend over the planning horizon), fewer than its 100 (1 - f): utilization
+    # 0.85 x that / (100 (1 - f)). The healthy cohort, the only one left, is expected to earn
+    # (2 - 0.5) $/h on 0.85 x that for the 66 months after this one (month 6 is depreciated
+    # and earned already); undiscounted, short of its book, and at a zero discount rate also
+    # what it is written down to
+    forecast = 75 * (75 / 70) ** 2
+    assert forecast < 100 * (1 - f)
+    recoverable = 1.5 * H * 0.85 * forecast * 66
+    assert recoverable < 6.6e6 * (1 - f)
+    impaired = (6.7e6 - 1e5) * (1 - f) - recoverable
     assert (failed, retired) == pytest.approx((150 * f, 50 * (1 - f)))
     assert hs.opex_paid == pytest.approx(opex) and hs.depreciation == pytest.approx(dep)
+    assert hs.expected_utilization() == pytest.approx(0.85 * forecast / (100 * (1 - f)))
+    assert hs.written_off == pytest.approx(
+        {"failure": failed_book, "retirement": retired_book, "impairment": impaired, "default": 0.0}
+    )
     assert hs.write_downs == pytest.approx(failed_book + retired_book + impaired)
     assert hs.profit == pytest.approx(revenue - opex - dep - hs.write_downs - interest)
+    assert hs.penalty == 0.0
     assert hs.book == pytest.approx([recoverable])
     assert hs.utilization == pytest.approx(80 / 150) and hs.realised_price == pytest.approx(2.0)
-    assert hs.demand_history == pytest.approx([70.0, 75.0, 78.0, 85.0])  # used + unmet, one window
+    assert hs.demand_history == pytest.approx([70.0, 75.0, 78.0, 75.0])  # wanted, one window
     (retirement,) = events(world, "retirement")
     (write_down,) = events(world, "write_down")
     assert retirement[5] == pytest.approx(50 * (1 - f)) and write_down[5] == pytest.approx(impaired)
+
+
+def test_a_cancellation_penalty_is_an_expense_of_the_month_it_is_paid():
+    world, hs = run_month_world()
+    v = vendor()
+    order = v.place(hs.unique_id, 500.0, 0)  # nothing firm
+    revenue = 80 * 2.0 * H
+    hs.run_month(6, np.array([80.0, 0.0]), revenue, 1e8, 75.0, 2.5)
+    booked = hs.profit
+    cash = hs.cash
+    hs.plan_orders(6, v, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=OPEX)
+    # herding 0.3 toward rivals' growth 1 over a 4 + 6 month horizon, 12 %/yr failures:
+    # target = (75 x (75 / 70)^(10 / 3))^0.7 x installed^0.3, the pipeline survives 0.88^(10/12)
+    f = 1 - 0.88 ** (1 / 12)
+    installed = 100 * (1 - f)
+    target = (75 * (75 / 70) ** (10 / 3)) ** 0.7 * installed**0.3
+    cancelled = ((installed + 500) * 0.88 ** (10 / 12) - target) / 3
+    assert 0 < cancelled < 500
+    assert hs.cancellations == pytest.approx(cancelled)
+    penalty = 0.2 * cancelled * order.price_usd_per_h100e
+    assert hs.penalty == pytest.approx(penalty)
+    interest = 2e6 * 0.06 / 12
+    expected = revenue - hs.opex_paid - hs.depreciation - hs.write_downs - interest - penalty
+    assert hs.profit == pytest.approx(expected)
+    assert hs.profit == pytest.approx(booked - penalty)
+    assert hs.cash == pytest.approx(cash - penalty)
+    assert money_in_the_world(world) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_run_month_pays_opex_and_interest_and_receives_its_capital_allocation_through_the_ledger():
@@ -430,7 +588,7 @@ def test_between_impairment_tests_nothing_is_written_down_for_rental_value():
     world, hs = run_month_world()
     hs.run_month(7, np.array([80.0, 0.0]), 80 * 2.0 * H, 1e8, 0.0, 2.5)
     f = 1 - 0.88 ** (1 / 12)
-    assert hs.book == pytest.approx([(6.6e6 - 1e5) * (1 - f)])
+    assert hs.book == pytest.approx([(6.7e6 - 6.7e6 / 66) * (1 - f)])  # 66 months left at 7
     assert events(world, "write_down") == []
 
 

@@ -129,18 +129,20 @@ def test_a_relative_extends_is_read_from_the_files_own_folder(tmp_path, monkeypa
 
 
 def test_a_scripted_discovery_whose_lab_failed_goes_to_the_largest_living_lab():
-    """The reliability report's crash: lab 0 is bankrupt before month 58."""
+    """The reliability report's crash: lab 0 went bankrupt before its scripted month (58).
+    The bankruptcy is forced here, so the test does not depend on which economics make it."""
     model = AIMarketModel(
         scenario="sudden-100x",
         jump_size=19.086314294543953,
-        demand_elasticity=1.2028953734385155,
-        forecast_optimism=2.678653578118596,
         jump_month=58,
         open_publication=False,
         n_users=100,
         steps=60,
         rng=1022896938,
     )
+    for _ in range(30):
+        model.step()
+    model.labs[0].go_bankrupt(model.steps, 0.0)
     model.run_model()
     events = model.events_frame()
     note = events[events["kind"] == "scripted_reassigned"]

@@ -685,6 +685,7 @@ def write_off_table(res: Results) -> str:
         ("write_offs_failure_usd", "failed GPUs"),
         ("write_offs_retirement_usd", "retired GPUs"),
         ("impairment_usd", "impairment"),
+        ("write_offs_default_usd", "builders' defaults"),
         ("write_offs_usd", "total"),
     ]
     lines = ["| scenario | " + " | ".join(c[1] for c in causes) + " |", "|---" * (len(causes) + 1) + "|"]

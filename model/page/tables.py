@@ -46,7 +46,7 @@ def hyperscaler_table(model: AIMarketModel) -> str:
         pending, _ = model.vendor.pending(hs.unique_id)
         rows.append(
             [
-                f"#{j}",
+                f"#{j}" + (" (neocloud)" if hs.kind == "neocloud" else ""),
                 qty(hs.installed),
                 pct(hs.utilization),
                 qty(hs.orders),
@@ -56,7 +56,10 @@ def hyperscaler_table(model: AIMarketModel) -> str:
                 usd(hs.write_downs),
             ]
         )
-    title = "<b>Hyperscalers</b> (H100e = H100-equivalent GPUs; money in USD)"
+    title = (
+        "<b>GPU builders</b>: hyperscalers and debt-financed neoclouds "
+        "(H100e = H100-equivalent GPUs; money in USD)"
+    )
     return f"<div style='margin-bottom:4px'>{title}</div>" + _table(headers, rows)
 
 
@@ -88,11 +91,12 @@ UNITS = {
     "write_down": "USD",
     "funding": "USD",
     "bankruptcy": "USD",
+    "default": "USD",
 }
 
 
 def _names(model: AIMarketModel) -> dict[int, str]:
-    names = {hs.unique_id: f"hyperscaler #{j}" for j, hs in enumerate(model.hyperscalers)}
+    names = {hs.unique_id: f"{hs.kind} #{j}" for j, hs in enumerate(model.hyperscalers)}
     names.update({lab.unique_id: f"lab {lab.index}" for lab in model.labs})
     for arch in model.agents:
         if arch.unique_id not in names:
