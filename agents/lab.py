@@ -6,8 +6,9 @@ a markup that competition limits: the Bertrand-Nash markup of a logit market, wh
 with share s facing choice sensitivity beta and usage elasticity eps has Lerner index
 1 / (beta (1 - s) + eps). Training budgets are set in dollars from smoothed revenue, so
 cheaper compute buys bigger runs. Labs reserve part of their needs on long contracts
-(take-or-pay), buy the rest spot, raise money from investors while revenue grows, and go
-bankrupt when they cannot pay a compute bill.
+(take-or-pay), buy the rest spot, ask investors for a round while revenue grows (the
+investor pool, `model/investors.py`, decides how much of it they get), and go bankrupt when
+they cannot pay a compute bill.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class AILab(mesa.Agent):
         compute_price: float,
         revenue: float,
         share: float = 0.0,
+        funding_interval: int | None = None,
+        last_round: int | None = None,
     ) -> None:
         super().__init__(model)
         self.cfg = cfg
@@ -51,7 +54,9 @@ class AILab(mesa.Agent):
         self.revenue_history: list[float] = [revenue]
         self.gross_ema = 0.0  # USD per month: revenue less inference compute cost, smoothed
         self.cost_ema = 0.0  # USD per month of compute spending, smoothed
-        self.last_round = -cfg.funding_interval_months  # step of the last funding round
+        # months between its rounds (its own cadence) and the step of its last round
+        self.funding_interval = cfg.funding_interval_months if funding_interval is None else funding_interval
+        self.last_round = -self.funding_interval if last_round is None else last_round
         self.price = 0.0  # USD per token
         self.share = share  # share of tokens demanded last month
         self.revenue = revenue
@@ -154,15 +159,24 @@ class AILab(mesa.Agent):
     def can_raise(self) -> bool:
         return self.revenue_growth() >= self.cfg.funding_min_growth_per_year
 
-    def funding_round(self) -> float:
-        """USD investors put in now: a round sized on revenue, when cash runs short."""
+    def funding_request(self, step: int) -> float:
+        """USD it asks investors for now: a round sized on revenue, when cash runs short, its
+        cadence allows and revenue grows fast enough to clear investors' hurdle."""
         cfg = self.cfg
-        if self.model.steps - self.last_round < cfg.funding_interval_months:
+        if step - self.last_round < self.funding_interval:
             return 0.0
         if self.cash >= cfg.funding_runway_months * self.cost_ema or not self.can_raise():
             return 0.0
-        self.last_round = self.model.steps
         return cfg.funding_revenue_years * 12 * self.revenue_ema
+
+    def raise_funding(self, step: int, requested: float, granted: float) -> None:
+        """Take what investors granted; any grant closes a round, an empty pool closes none."""
+        if granted <= 0:
+            return
+        self.last_round = step
+        self.model.ledger.transfer("investors", self, granted, "funding")
+        detail = "" if granted >= requested else f"rationed: requested {requested:.4g} USD"
+        self.model.events.add(step, self.unique_id, "lab", "funding", "revenue growth", granted, detail)
 
     def record_costs(self, spend: float, inference_cost: float) -> None:
         a = 1.0 / self.cfg.revenue_smoothing_months
@@ -171,17 +185,10 @@ class AILab(mesa.Agent):
         self.gross_ema += a * (self.revenue - inference_cost - self.gross_ema)
 
     # --- the month --------------------------------------------------------------------
-    def settle(
-        self,
-        step: int,
-        inference_h100e: float,
-        training_h100e: float,
-        bills: np.ndarray,
-        hosts: Sequence[Account],
-        reference_price: float,
-    ) -> np.ndarray:
-        """Serve what its inference compute allows, collect users' payments, train, and pay
-        the month's compute bills (USD per host). Returns what each host was paid."""
+    # serve (users pay), then the model collects funding requests and the investor pool
+    # grants them, then settle (take the grant, pay the compute bills)
+    def serve(self, inference_h100e: float, training_h100e: float) -> None:
+        """Serve what its inference compute allows, collect users' payments and train."""
         self.tokens_served = min(self.tokens_demanded, inference_h100e * self.tokens_per_h100e_month)
         self.inference_h100e = inference_h100e
         self.training_h100e = training_h100e
@@ -190,22 +197,31 @@ class AILab(mesa.Agent):
             "end_users", self, self.tokens_served * self.price, "ai_spending"
         )
         self.record_revenue(revenue)
-        used = inference_h100e + training_h100e
-        paid = self.pay_compute(step, bills, hosts, inference_h100e / used if used > 0 else 0.0)
+
+    def settle(
+        self,
+        step: int,
+        requested: float,
+        granted: float,
+        bills: np.ndarray,
+        hosts: Sequence[Account],
+        reference_price: float,
+    ) -> np.ndarray:
+        """Take the funding investors granted and pay the month's compute bills (USD per
+        host). Returns what each host was paid."""
+        self.raise_funding(step, requested, granted)
+        used = self.inference_h100e + self.training_h100e
+        paid = self.pay_compute(step, bills, hosts, self.inference_h100e / used if used > 0 else 0.0)
         self.compute_price = self.compute_spend / (used * HOURS_PER_MONTH) if used > 0 else reference_price
         return paid
 
     def pay_compute(
         self, step: int, bills: np.ndarray, hosts: Sequence[Account], inference_share: float
     ) -> np.ndarray:
-        """Raise a round if due, then pay every host its bill; a lab that cannot pay in full
-        pays out the cash it has, pro rata, and goes bankrupt. Returns USD paid per host."""
+        """Pay every host its bill; a lab that cannot pay in full pays out the cash it has,
+        pro rata, and goes bankrupt. Returns USD paid per host."""
         ledger = self.model.ledger
         total = float(bills.sum())
-        raise_usd = self.funding_round()
-        if raise_usd > 0:
-            ledger.transfer("investors", self, raise_usd, "funding")
-            self.model.events.add(step, self.unique_id, "lab", "funding", "revenue growth", raise_usd)
         # cash that paid a bill exactly can end a rounding error below zero: that is no cash
         paid_share = min(1.0, max(self.cash, 0.0) / total) if total > 0 else 1.0
         payments = bills * paid_share

@@ -411,6 +411,14 @@ class LabConfig(Section):
         ge=1,
         le=120,
     )
+    funding_interval_spread: float = P(
+        0.5,
+        "fraction of funding_interval_months",
+        "hypothesis: each lab keeps its own cadence, drawn uniformly within +-this of the interval; "
+        "press reports (sources.md#press-lab-finance): frontier labs' rounds came 4-21 months apart",
+        ge=0,
+        le=0.9,
+    )
     funding_runway_months: float = P(
         12, "months of compute spending", "hypothesis: labs raise when cash falls below this", ge=1, le=120
     )
@@ -420,7 +428,9 @@ class LabConfig(Section):
     funding_min_growth_per_year: float = P(
         1.5,
         "x per year",
-        "hypothesis: investors fund labs whose revenue grows at least this fast",
+        "hypothesis: investors' hurdle: they fund labs whose revenue grows at least this fast "
+        "(design.md#investors: a 30%/yr return, buying at ~3x the exit revenue multiple, over "
+        "5 years needs ~1.6x/yr)",
         ge=0,
         le=100,
     )
@@ -433,6 +443,41 @@ class LabConfig(Section):
     )
     training_quality_exponent: float = P(
         0.1, "-", "hypothesis: quality ~ (effective training compute)^x", ge=0, le=2
+    )
+
+
+class InvestorConfig(Section):
+    inflow_usd_per_month: float = P(
+        1.3e9,
+        "USD per month (all labs) at month 0",
+        "press reports (sources.md#press-lab-finance): frontier-lab rounds ~$30-40B in 2024 and "
+        "~$80-100B in 2025 [2nd]; with the growth and half-life below the inflow is ~$35B (2024) "
+        "and ~$90B (2025)",
+        ge=0,
+    )
+    inflow_growth_per_year: float = P(
+        4.8,
+        "x per year at month 0",
+        "press reports (sources.md#press-lab-finance): 2025 rounds ~2.6x those of 2024, with the "
+        "half-life below",
+        ge=0.1,
+        le=20,
+    )
+    inflow_growth_halflife_years: float = P(
+        1.5,
+        "years",
+        "hypothesis: the growth rate of capital for AI labs halves this often; range 1-3 years "
+        "(the inflow levels off at ~$240B-$1.1T a year)",
+        gt=0,
+        le=1000,
+    )
+    dry_powder_cap_months: float = P(
+        12.0,
+        "months of current inflow",
+        "hypothesis: capital committed to AI labs but not placed within about a year goes to other "
+        "uses; range 0-36",
+        ge=0,
+        le=120,
     )
 
 
@@ -649,6 +694,7 @@ class Config(Section):
     hyperscalers: HyperscalerConfig = HyperscalerConfig()
     neoclouds: NeocloudConfig = NeocloudConfig()
     labs: LabConfig = LabConfig()
+    investors: InvestorConfig = InvestorConfig()
     users: UserConfig = UserConfig()
     gpu_market: GpuMarketConfig = GpuMarketConfig()
     compute_market: ComputeMarketConfig = ComputeMarketConfig()

@@ -6,7 +6,8 @@ One step is one month. The step reads as the schedule of the market:
 2. service      labs price tokens; users choose labs, adopt and adjust usage
 3. contracts    reservations expire; labs reserve part of their needs with hyperscalers
 4. compute      reserved capacity is used first; the rest clears in the spot market
-5. money        users pay labs; labs pay hyperscalers, raise funding or go bankrupt
+5. money        users pay labs; labs ask investors for rounds and the investor pool grants
+                them; labs pay hyperscalers or go bankrupt
 6. fleet        hyperscalers operate, depreciate, fail, retire and impair GPUs,
                 take deliveries, forecast demand and order or cancel GPUs, and finance
 7. observe      model-level measures and bubble indicators; data collection
@@ -33,6 +34,7 @@ from aibubble.efficiency import Diffusion
 from aibubble.episodes import episode_events, find_episodes
 from aibubble.events import EventLog
 from aibubble.gpu_market import GpuVendor
+from aibubble.investors import InvestorPool
 from aibubble.ledger import Ledger
 from aibubble.measures import SERIES
 from aibubble.metrics import BubbleTracker, run_summary
@@ -70,7 +72,8 @@ LAB_REPORTERS = {
 ARCHITECT_REPORTERS = {"lab_index": "lab_index", "discoveries": "discoveries"}
 
 
-STREAMS = ("setup", "users", "architects", "exits")
+# appended, never inserted: a new stream leaves every earlier stream's draws unchanged
+STREAMS = ("setup", "users", "architects", "exits", "funding")
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -78,10 +81,23 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
 
     A counterfactual run (the same seed without a discovery) then draws exactly the same
     numbers for users and architects: common random numbers. The discovery's own draws
-    (imitation) come from a stream keyed by the discovery itself (see efficiency.py).
+    (imitation) come from a stream keyed by the discovery itself (see efficiency.py). The labs'
+    funding calendars are drawn once, at set-up, from their own stream.
     """
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
+
+
+def _funding_calendar(
+    rng: np.random.Generator, n: int, interval: int, spread: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each lab's own cadence of rounds (months, uniform within +-spread of the interval) and
+    the step of its last round before the run (uniform over its cadence), so that labs are not
+    tied to one calendar of rounds."""
+    u = rng.random((2, n))
+    cadence = np.maximum(np.rint(interval * (1.0 + spread * (2.0 * u[0] - 1.0))), 1).astype(int)
+    last_round = -1 - np.floor(u[1] * cadence).astype(int)
+    return cadence, last_round
 
 
 def _shares(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
@@ -134,6 +150,7 @@ class AIMarketModel(mesa.Model):
         self.spot_price = cfg.compute_market.initial_price_usd_per_gpu_hour
         self.reference_price = self.spot_price  # smoothed spot, USD per H100e-hour
         self.vendor = GpuVendor(cfg.gpu_market, cfg.efficiency, cfg.gpu_market.production_h100e_per_month)
+        self.investors = InvestorPool(cfg.investors)
         self._build_labs()
         self._build_users()
         self._build_hyperscalers()
@@ -159,6 +176,9 @@ class AIMarketModel(mesa.Model):
         cfg = self.config.labs
         self.lab_shares0 = _shares(self.streams["setup"], cfg.count, cfg.size_dispersion)
         p0 = self.spot_price
+        cadence, last_round = _funding_calendar(
+            self.streams["funding"], cfg.count, cfg.funding_interval_months, cfg.funding_interval_spread
+        )
         # training stock in effective H100e-months: only ratios between labs matter (quality)
         self.labs: list[AILab] = [
             AILab(
@@ -170,6 +190,8 @@ class AIMarketModel(mesa.Model):
                 compute_price=p0,
                 revenue=0.0,
                 share=float(s),
+                funding_interval=int(cadence[i]),
+                last_round=int(last_round[i]),
             )
             for i, s in enumerate(self.lab_shares0)
         ]
@@ -429,26 +451,25 @@ class AIMarketModel(mesa.Model):
         )
 
     def _money(self, t: int, allocation: Allocation) -> np.ndarray:
-        """Users pay labs for served tokens; labs pay for compute, raise money or fail.
-        Returns each host's rent received (USD)."""
+        """Users pay labs for served tokens; labs ask for rounds, the investor pool grants
+        them; labs pay for compute or fail. Returns each host's rent received (USD)."""
         clearing = allocation.clearing
         self.spot_price = clearing.price
         a = 1.0 / self.config.compute_market.price_smoothing_months
         self.reference_price += a * (clearing.price - self.reference_price)
         host_revenue = np.zeros(len(self.hyperscalers))
         bills = allocation.bills(self.contracts.bills(len(self.labs), len(self.hyperscalers)))
+        living = [lab for lab in self.labs if lab.alive]
         for lab in self.labs:
             if not lab.alive:
                 lab.idle()
-                continue
-            i = lab.index
+        for lab in living:
+            lab.serve(allocation.inference[lab.index], allocation.training[lab.index])
+        requests = np.array([lab.funding_request(t) for lab in living])
+        grants = self.investors.grant(t, requests)
+        for lab, asked, granted in zip(living, requests, grants, strict=True):
             host_revenue += lab.settle(
-                t,
-                allocation.inference[i],
-                allocation.training[i],
-                bills[i],
-                self.hyperscalers,
-                self.reference_price,
+                t, float(asked), float(granted), bills[lab.index], self.hyperscalers, self.reference_price
             )
         demanded = np.array([lab.tokens_demanded if lab.alive else 0.0 for lab in self.labs])
         for lab in self.labs:
@@ -529,7 +550,10 @@ class AIMarketModel(mesa.Model):
             "tokens_served": tokens,
             "tokens_demanded": sum(lab.tokens_demanded for lab in labs),
             "ai_spending_usd": spending,
+            "lab_funding_requested_usd": self.investors.requested,
             "lab_funding_usd": self.ledger.flow("funding"),
+            "investor_inflow_usd": self.investors.inflow,
+            "investor_capital_available_usd": self.investors.dry_powder,
             "compute_rent_usd": self.ledger.flow("compute_rent"),
             "frontier_efficiency": self.background_efficiency * self.diffusion.frontier_gain,
             "mean_adopted_efficiency": self._adopted_efficiency(labs),

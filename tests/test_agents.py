@@ -646,7 +646,8 @@ def test_a_lab_serves_what_its_inference_compute_allows_and_users_pay_through_th
     to = hosts(world, 2)
     ai.price = 1e-6
     ai.observe_demand(1e9)  # more than 200 H100e-months can serve
-    paid = ai.settle(0, 200.0, 100.0, np.array([1000.0, 460.0]), to, reference_price=3.0)
+    ai.serve(200.0, 100.0)
+    paid = ai.settle(0, 0.0, 0.0, np.array([1000.0, 460.0]), to, reference_price=3.0)
     assert ai.tokens_served == pytest.approx(6e8)
     assert world.ledger.flow("ai_spending") == pytest.approx(600.0)
     assert world.ledger.external["end_users"] == pytest.approx(-600.0)
@@ -665,7 +666,8 @@ def test_a_lab_with_spare_capacity_serves_exactly_what_its_users_demand():
     ai = lab(world, cash=1e4, gain=1.5)
     ai.price = 1e-6
     ai.observe_demand(1e8)
-    ai.settle(0, 200.0, 0.0, np.array([500.0]), hosts(world, 1), reference_price=3.0)
+    ai.serve(200.0, 0.0)
+    ai.settle(0, 0.0, 0.0, np.array([500.0]), hosts(world, 1), reference_price=3.0)
     assert ai.tokens_served == 1e8 and world.ledger.flow("ai_spending") == pytest.approx(100.0)
 
 
@@ -673,6 +675,7 @@ def test_a_lab_that_used_no_compute_keeps_the_reference_price():
     world = World()
     ai = lab(world, cash=1e4)
     ai.observe_demand(1e8)
+    ai.serve(0.0, 0.0)
     paid = ai.settle(0, 0.0, 0.0, np.zeros(2), hosts(world, 2), reference_price=3.0)
     assert ai.compute_price == 3.0 and ai.tokens_served == 0.0 and paid == pytest.approx([0.0, 0.0])
 
@@ -758,44 +761,69 @@ def fundable(world: World, cash: float = 1000.0, growth: float = 2.0) -> AILab:
 ROUND = 2.0 * 12 * (1000 + (1000 * 2 ** (1 / 12) - 1000) / 6)  # two years of smoothed revenue
 
 
-def test_a_lab_short_of_cash_with_fast_growing_revenue_raises_years_of_revenue():
+def test_a_lab_short_of_cash_with_fast_growing_revenue_asks_for_years_of_revenue():
     world = World()
-    world.steps = 5
     ai = fundable(world)
     assert ai.revenue_ema != ai.revenue
-    assert ai.funding_round() == pytest.approx(ROUND)
+    assert ai.funding_request(5) == pytest.approx(ROUND)
+    assert ai.funding_request(5) == pytest.approx(ROUND)  # asking changes nothing
+    ai.raise_funding(5, ROUND, ROUND)
     assert ai.last_round == 5
 
 
 def test_no_round_within_the_funding_interval_but_one_again_when_it_has_passed():
     world = World()
-    world.steps = 5
     ai = fundable(world)
-    ai.funding_round()
-    world.steps = 16
-    assert ai.funding_round() == 0.0
-    world.steps = 17
-    assert ai.funding_round() == pytest.approx(ROUND)
+    ai.raise_funding(5, ROUND, 1.0)  # a round, however small, restarts the clock
+    assert ai.funding_request(16) == 0.0
+    assert ai.funding_request(17) == pytest.approx(ROUND)
+
+
+def test_a_lab_keeps_its_own_cadence_of_rounds():
+    world = World()
+    ai = AILab(world, LabConfig(**FUNDING), 0, 0.0, 1.0, 2.0, 0.0, funding_interval=7, last_round=-3)
+    ai.open_books(1000.0, growth_per_year=2.0, tokens_demanded=0.0)
+    ai.cost_ema = 500.0
+    assert ai.funding_request(3) == 0.0 and ai.funding_request(4) > 0  # due 7 months after -3
+    ai.raise_funding(4, 1.0, 1.0)
+    assert ai.funding_request(10) == 0.0 and ai.funding_request(11) > 0
+
+
+def test_an_empty_pool_closes_no_round_and_the_lab_asks_again_next_month():
+    world = World()
+    ai = fundable(world)
+    ai.raise_funding(5, ROUND, 0.0)
+    assert world.ledger.flow("funding") == 0.0 and not events(world, "funding")
+    assert ai.funding_request(6) == pytest.approx(ROUND)
+
+
+def test_a_rationed_round_is_logged_with_what_was_asked():
+    world = World()
+    ai = fundable(world)
+    ai.raise_funding(5, ROUND, ROUND / 4)
+    assert world.ledger.flow("funding") == pytest.approx(ROUND / 4) and ai.last_round == 5
+    (event,) = events(world, "funding")
+    assert event[5] == pytest.approx(ROUND / 4) and event[6] == f"rationed: requested {ROUND:.4g} USD"
 
 
 def test_no_round_when_revenue_grows_too_slowly_or_cash_covers_the_runway():
     world = World()
-    assert fundable(world, growth=1.4).funding_round() == 0.0
-    assert fundable(world, cash=6000.0).funding_round() == 0.0
-    assert fundable(world, cash=5999.0).funding_round() > 0
+    assert fundable(world, growth=1.4).funding_request(0) == 0.0
+    assert fundable(world, cash=6000.0).funding_request(0) == 0.0
+    assert fundable(world, cash=5999.0).funding_request(0) > 0
 
 
-def test_a_round_raised_in_time_is_logged_and_pays_the_bills():
+def test_a_round_granted_in_time_is_logged_and_pays_the_bills():
     world = World()
     ai = fundable(world, cash=100.0)
     to = hosts(world, 1)
-    paid = ai.pay_compute(0, np.array([3000.0]), to, inference_share=1.0)
+    paid = ai.settle(0, ROUND, ROUND, np.array([3000.0]), to, reference_price=3.0)
     assert world.ledger.flow("funding") == pytest.approx(ROUND)
     assert world.ledger.external["investors"] == pytest.approx(-100 - ROUND)
     assert paid == pytest.approx([3000.0]) and ai.alive
     assert ai.cash == pytest.approx(100 + ROUND - 3000)
     (event,) = events(world, "funding")
-    assert event[:6] == (0, ai.unique_id, "lab", "funding", "revenue growth", pytest.approx(ROUND))
+    assert event == (0, ai.unique_id, "lab", "funding", "revenue growth", pytest.approx(ROUND), "")
 
 
 def test_a_lab_that_cannot_pay_pays_out_its_cash_and_goes_bankrupt():

@@ -5,7 +5,8 @@ world) sum to zero, and each class of agents' cash changes by exactly its record
 Profit: the hyperscalers' change in cash is their profit plus non-cash charges less capex,
 plus equity and net borrowing, every month.
 GPUs: installed stock and the vendor's backlog change only by deliveries, failures,
-retirements, orders and cancellations.
+retirements, orders and cancellations. Investors: labs raise no more than the capital the
+investor pool holds (last month's dry powder plus this month's inflow).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def step_and_check(model: AIMarketModel, steps: int) -> None:
     for _ in range(steps):
         hs_before, labs_before = _cash(model)
         installed, backlog = model.total_installed, model.vendor.backlog_h100e
+        powder = model.investors.dry_powder
         model.step()
         f = model.ledger.flow
         m = model.metrics
@@ -76,6 +78,13 @@ def step_and_check(model: AIMarketModel, steps: int) -> None:
         assert math.isclose(hs_after - hs_before, reconciled, rel_tol=1e-9, abs_tol=1e-3 * scale * 1e-6)
         assert math.isclose(m["ai_spending_usd"], f("ai_spending"))
         assert math.isclose(m["capex_usd"], f("capex"))
+        # a micro-dollar of slack: pro-rata grants of denormal amounts round
+        assert f("funding") <= (powder + model.investors.inflow) * (1 + 1e-9) + 1e-6, (
+            "funding beyond the pool"
+        )
+        assert math.isclose(m["lab_funding_usd"], f("funding"))
+        cap = model.config.investors.dry_powder_cap_months * model.investors.inflow
+        assert 0.0 <= model.investors.dry_powder <= cap * (1 + 1e-12)
 
         gpu_change = m["gpu_deliveries_h100e"] - m["gpu_failed_h100e"] - m["gpu_retired_h100e"]
         assert math.isclose(
@@ -128,6 +137,9 @@ configs = st.fixed_dictionaries(
         "labs.count": st.integers(1, 25),
         "labs.reserved_share": st.floats(0.0, 1.0),
         "labs.contract_months": st.integers(1, 36),
+        "labs.funding_interval_spread": st.floats(0.0, 0.9),
+        "investors.inflow_usd_per_month": st.floats(0.0, 1e11),
+        "investors.dry_powder_cap_months": st.floats(0.0, 36.0),
         "architects.count": st.integers(0, 60),
         "architects.discoveries_per_year": st.floats(0.0, 6.0),
         "compute_market.price_adjustment_per_month": st.floats(0.2, 1.0),
