@@ -57,6 +57,7 @@ class AILab(mesa.Agent):
         # months between its rounds (its own cadence) and the step of its last round
         self.funding_interval = cfg.funding_interval_months if funding_interval is None else funding_interval
         self.last_round = -self.funding_interval if last_round is None else last_round
+        self.rationed = False  # its last request for a round was not met in full
         self.price = 0.0  # USD per token
         self.share = share  # share of tokens demanded last month
         self.revenue = revenue
@@ -91,9 +92,11 @@ class AILab(mesa.Agent):
     def training_budget(self) -> float:
         """USD per month for training: gross profit plus cash spread over the runway.
 
-        A lab investors would not fund now (revenue not growing) conserves its cash.
+        A lab investors would not fund now (revenue not growing), or whose last request they
+        rationed, conserves its cash.
         """
-        runway = self.cfg.training_runway_months * (1.0 if self.can_raise() else self.cfg.conserve_factor)
+        fundable = self.can_raise() and not self.rationed
+        runway = self.cfg.training_runway_months * (1.0 if fundable else self.cfg.conserve_factor)
         return max(self.gross_ema, 0.0) + max(self.cash, 0.0) / runway
 
     # --- decisions ----------------------------------------------------------------
@@ -170,7 +173,10 @@ class AILab(mesa.Agent):
         return cfg.funding_revenue_years * 12 * self.revenue_ema
 
     def raise_funding(self, step: int, requested: float, granted: float) -> None:
-        """Take what investors granted; any grant closes a round, an empty pool closes none."""
+        """Take what investors granted; any grant closes a round, an empty pool closes none.
+        A request granted in part or not at all leaves the lab rationed until one is met."""
+        if requested > 0:
+            self.rationed = granted < requested * (1 - 1e-9)
         if granted <= 0:
             return
         self.last_round = step

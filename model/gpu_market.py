@@ -68,7 +68,9 @@ class GpuVendor:
         return float(np.log(1.0 - self.cfg.production_cut_per_year) / 12 * shortfall)
 
     def lead_time_months(self) -> float:
-        return self.cfg.min_lead_time_months + self.backlog_months
+        """Months until an order placed now ships: the backlog ahead of it (first in, first
+        out), but never less than the minimum time to build, ship and install."""
+        return max(float(self.cfg.min_lead_time_months), self.backlog_months)
 
     def price_usd_per_h100e(self, step: int) -> float:
         cfg = self.cfg

@@ -185,7 +185,8 @@ def test_backlog_raises_the_gpu_price_and_the_lead_time():
     calm_price, calm_lead = v.price_usd_per_h100e(0), v.lead_time_months()
     v.place(1, 1500.0, 0)  # 15 months of production
     assert v.price_usd_per_h100e(0) > calm_price
-    assert v.lead_time_months() == pytest.approx(calm_lead + 15)
+    assert calm_lead == v.cfg.min_lead_time_months  # nothing ahead: the time to build and ship
+    assert v.lead_time_months() == pytest.approx(15)  # first in, first out: 15 months ahead
 
 
 def test_hardware_price_performance_doubles_on_schedule():

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from aibubble import AIMarketModel
 
-def test_sudden_open_100x_discovery_brings_a_glut_that_impairs_the_fleet(scenario_runs):
+
+def test_sudden_open_100x_discovery_brings_a_glut_and_a_capex_burst(scenario_runs):
     summary = scenario_runs["sudden-100x"].summary()
-    assert summary["glut"] and summary["bubble"] and summary["burst"]
+    assert summary["glut"] and summary["burst"]
     assert summary["first_glut_month"] > scenario_runs["sudden-100x"].config.discovery.jump_month
     assert summary["peak_overcapacity"] > 0.5
     assert summary["glut_capex_drawdown"] > 0.4
+
+
+def test_a_sudden_open_100x_discovery_is_a_bubble_in_most_seeds():
+    """Whether a glut becomes a financial event (impairment and default write-downs of 10 % of
+    the book) varies by seed since impairment follows ASC 360: a glut the builders expect to
+    end is not written down. The thesis is a probability, over seeds."""
+    bubbles = []
+    for seed in range(1, 11):
+        model = AIMarketModel(scenario="sudden-100x", rng=seed, n_users=2000)
+        model.run_model()
+        bubbles.append(model.summary()["bubble"])
+    assert sum(bubbles) >= 6, bubbles
 
 
 def test_baseline_and_gradual_progress_bring_no_glut(scenario_runs):

@@ -9,10 +9,12 @@ booked, and write-offs add up by cause.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aibubble import AIMarketModel
 from aibubble.agents import Neocloud
+from aibubble.config import load_config
 
 SHOCK = 36  # sudden-100x's discovery month
 
@@ -89,3 +91,90 @@ def test_hyperscalers_never_default_and_neoclouds_get_no_core_funding():
     assert not any(getattr(hs, "defaults", 0) for hs in model.hyperscalers if not isinstance(hs, Neocloud))
     assert all(hs.capital_share == 0.0 for hs in model.hyperscalers if isinstance(hs, Neocloud))
     assert sum(hs.capital_share for hs in model.hyperscalers) == pytest.approx(1.0)
+
+
+# --- the balanced-growth null run and the 2024-25 record --------------------------------
+
+
+@pytest.fixture(scope="module")
+def null_runs() -> list:
+    """The baseline without stochastic discoveries: growth with nothing to upset it."""
+    runs = []
+    for seed in (1, 2, 3):
+        model = AIMarketModel(
+            scenario="baseline", rng=seed, n_users=2000, overrides={"architects.discoveries_per_year": 0.0}
+        )
+        model.run_model()
+        runs.append(model)
+    return runs
+
+
+def test_the_null_run_settles_into_a_smooth_market_without_funding_waves(null_runs):
+    """After its first two years: the spot price moves smoothly (no sawtooth, no limiter), no
+    more than a quarter of the labs raise in any one month, and the builders earn about their
+    cost of capital on the fleet (rents near the user cost, q near 1)."""
+    for model in null_runs:
+        df = model.model_frame().iloc[24:]
+        moves = np.abs(np.diff(np.log(df["spot_price_usd_per_gpu_hour"].to_numpy())))
+        assert np.mean(moves > np.log(1.25)) <= 0.05 and np.median(moves) < 0.1
+        events = model.events_frame()
+        rounds = events[(events["kind"] == "funding") & (events["step"] >= 24)].groupby("step").size()
+        assert rounds.max() <= model.config.labs.count / 4
+        assert 0.5 <= df["tobin_q"].iloc[-12:].mean() <= 2.5
+        r = model.config.hyperscalers.discount_rate_per_year
+        assert -r < df["hyperscaler_roic_per_year"].mean() < 3 * r
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="training budgets buy any idle GPU at some price (unit-elastic dollar budgets), so "
+    "utilization stays near 100 %, not at the 85 % headroom: the demand-side issue (13)",
+)
+def test_the_null_run_keeps_the_builders_planned_headroom(null_runs):
+    for model in null_runs:
+        df = model.model_frame().iloc[24:]
+        target = model.config.hyperscalers.target_utilization
+        assert abs(df["utilization"].mean() - target) <= 0.07
+
+
+@pytest.fixture(scope="module")
+def record_runs() -> list[pd.DataFrame]:
+    frames = []
+    for seed in (1, 2, 3):
+        model = AIMarketModel(scenario="baseline", rng=seed, n_users=2000, steps=24)
+        model.run_model()
+        frames.append(model.model_frame())
+    return frames
+
+
+def _median(frames, f) -> float:
+    return float(np.median([f(df) for df in frames]))
+
+
+def test_capex_and_the_rental_price_of_2024_25_lie_within_the_record(record_runs):
+    """docs/sources.md#company-filings and #semianalysis-rental, within +-40 % (in sample)."""
+    for year, real in ((2024, 223e9), (2025, 410e9)):
+        i = year - 2024
+        capex = _median(record_runs, lambda df, i=i: df["capex_usd"].iloc[12 * i + 1 : 12 * i + 13].sum())
+        assert abs(capex / real - 1) <= 0.4, (year, capex)
+    for month, real in ((9, 2.99), (21, 1.70)):
+        rent = _median(record_runs, lambda df, m=month: df["spot_price_usd_per_gpu_hour"].iloc[m])
+        assert abs(rent / real - 1) <= 0.4, (month, rent)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="builders want more capacity than the vendor makes (labs' dollar training budgets and "
+    "users' spending above the 2025 record), so 2025 backlogs run to ~10-15 months and the "
+    "price carries its full allocation premium: the demand side's to fix (issue 13)",
+)
+def test_lead_time_and_gpu_price_paid_of_2025_lie_within_the_record(record_runs):
+    """Lead times ~3-6 months in 2025 (sources.md#gpu-trade-press); price paid near the
+    all-in list price (no more than +25 %)."""
+    lead = _median(record_runs, lambda df: df["gpu_lead_time_months"].iloc[13:25].mean())
+    assert 3 <= lead <= 6, lead
+    cfg = load_config("baseline")
+    years = cfg.efficiency.hardware_doubling_years
+    perf = np.array([2 ** (t / (12 * years)) for t in range(13, 25)])  # list price = base / perf
+    paid = _median(record_runs, lambda df: (df["gpu_price_usd_per_h100e"].iloc[13:25] * perf).mean())
+    assert paid / cfg.gpu_market.price_usd_per_h100e <= 1.25, paid
