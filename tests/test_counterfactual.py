@@ -42,7 +42,7 @@ def test_pair_shares_every_draw_except_the_discovery(pair):
 
 def test_pair_stays_in_step_even_when_the_discovery_causes_a_bankruptcy():
     cfg = load_config("sudden-100x", {"run.steps": 60, "users.n_segments": 500})
-    factual, counter = cf.run_pair(cfg, 9)
+    factual, counter = cf.run_pair(cfg, 3)
     assert factual.bankruptcies != counter.bankruptcies  # the situation this test is about
     assert factual.streams["users"].bit_generator.state == counter.streams["users"].bit_generator.state
 

@@ -16,7 +16,6 @@ from aibubble.experiments import report
 EXPECTED_TO_FAIL = {
     "token growth in a year": "simulated ~9x/yr vs ~50x (Google tokens); usage adjusts slowly",
     "price decline in a year": "frontier token price falls ~2x/yr, not 9-900x at fixed capability",
-    "fall": "capacity never outruns demand far enough: the vendor cannot keep up through 2025",
     "rebound": "no deep trough to rebound from (supply-bound through 2025)",
     "slow reabsorption": "a 100x glut is reabsorbed in ~9 months, not 2-4 years",
 }

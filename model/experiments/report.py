@@ -48,12 +48,18 @@ SWEEP_SPEC = CONFIG_DIR / "sweeps" / "phase-jump-elasticity.yaml"
 FIRST_SEED = 1  # replicate r runs with seed FIRST_SEED + r
 PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the seeds
 # How long a glut lasts depends on how fast the buyers of compute re-plan after the price falls:
-# users (`users.adjustment_per_month`) and training runs, planned at a smoothed reference price
-# (`compute_market.price_smoothing_months`). Both are hypotheses in config/; the report shows
-# what each does to the sudden-100x glut, the shipped values first.
+# users (`users.adjustment_per_month`) and training runs. As shipped, training budgets buy
+# compute at the spot price (unit elastic, no kink); slow training is runs planned at a 24-month
+# smoothed reference price that take no extra compute below it
+# (`compute_market.price_smoothing_months`, `training_elasticity_below_reference: 0`). Both are
+# hypotheses in config/; the report shows what each does to the sudden-100x glut, the shipped
+# values first.
 GLUT_SCENARIO = "sudden-100x"
 SLOW_USERS = {"users.adjustment_per_month": 0.01}
-SLOW_TRAINING = {"compute_market.price_smoothing_months": 24.0}
+SLOW_TRAINING = {
+    "compute_market.price_smoothing_months": 24.0,
+    "compute_market.training_elasticity_below_reference": 0.0,
+}
 GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
 # Scenarios whose P(glut), P(bubble) the report reads again over the detector's threshold grid.
 ROBUST_SCENARIOS = ("sudden-100x", "demand-mania", "deepseek-2025")
@@ -62,10 +68,13 @@ ROBUST_SCENARIOS = ("sudden-100x", "demand-mania", "deepseek-2025")
 def _speeds(overrides: dict[str, Any]) -> str:
     """How fast users and training re-plan under `overrides` of the glut scenario."""
     cfg = load_config(GLUT_SCENARIO, overrides)
-    return (
-        f"users adjust {cfg.users.adjustment_per_month:.0%}/month, training plans at a "
-        f"{cfg.compute_market.price_smoothing_months:g}-month smoothed price"
+    market = cfg.compute_market
+    training = (
+        "training buys at the spot price"
+        if market.training_elasticity_below_reference == 1
+        else f"training plans at a {market.price_smoothing_months:g}-month smoothed price"
     )
+    return f"users adjust {cfg.users.adjustment_per_month:.0%}/month, {training}"
 
 
 def _glut_label(overrides: dict[str, Any]) -> str:
@@ -1057,10 +1066,11 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
 
 def _explain_calibration(calib: list[Check]) -> None:
     notes = {
-        "H100 rental": "the simulated spot price starts at $3.00 in January 2024 and falls to ~$1.5 "
-        "within months as the first large deliveries land, then overshoots upward in 2026 when demand "
-        "outruns deliveries (the spot price moves up to 25 %/month); real prices moved more slowly",
-        "capex": "simulated capex follows orders placed against a 12-month demand extrapolation",
+        "H100 rental": "the simulated spot price clears each month; through 2025 the builders want "
+        "more capacity than the GPU vendor makes (order backlogs of 10-15 months), so rents fall "
+        "less than the index, which is mostly term quotes per chip (the model's price is per H100e)",
+        "capex": "simulated capex follows orders for the capacity the market would rent at a new GPU's "
+        "user cost, extrapolated over the lead time and limited by the vendor's output",
         "installed compute": "installed capacity follows the same build-out",
     }
     for c in calib:
