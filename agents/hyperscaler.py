@@ -18,6 +18,7 @@ they reach their physical end of life.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -208,8 +209,8 @@ class Hyperscaler(mesa.Agent):
         if not self.returns:
             return 1.0
         hurdle = self.cfg.discount_rate_per_year
-        mean = float(np.mean(self.returns))
-        return float(np.clip(mean / hurdle, 0.0, 1.0)) if hurdle > 0 else float(mean >= 0)
+        mean = sum(self.returns) / len(self.returns)
+        return min(max(mean / hurdle, 0.0), 1.0) if hurdle > 0 else float(mean >= 0)
 
     # --- the month ------------------------------------------------------------------
     def run_month(
@@ -305,7 +306,7 @@ class Hyperscaler(mesa.Agent):
         if gap > 0:
             amount = min(gap, self.capex_room(pipeline_value) / price)
             if amount > 0:
-                vendor.place(self.unique_id, amount, step, cfg.firm_order_share)
+                vendor.place(self.unique_id, amount, step, cfg.firm_order_share, price)
                 self.orders = amount
                 events.add(step, self.unique_id, self.kind, "order", "forecast above capacity", amount)
         elif gap < 0 and pipeline > 0:
@@ -343,9 +344,9 @@ class Hyperscaler(mesa.Agent):
         w = min(cfg.forecast_window_months, len(h) - 1)
         if w < 1 or h[-1 - w] <= 0 or h[-1] <= 0:
             return 0.0
-        g = (np.log(h[-1]) - np.log(h[-1 - w])) / w
+        g = (math.log(h[-1]) - math.log(h[-1 - w])) / w
         g = g * cfg.forecast_optimism if g > 0 else g / max(cfg.forecast_optimism, 1e-9)
-        return min(g, np.log(cfg.max_growth_per_year) / 12)
+        return min(g, math.log(cfg.max_growth_per_year) / 12)
 
     def expected_utilization(self) -> float:
         """Utilization it expects of its fleet: its planned headroom, or less when the
@@ -353,8 +354,8 @@ class Hyperscaler(mesa.Agent):
         cfg = self.cfg
         if self.installed <= 0:
             return 0.0
-        wanted = self.demand_history[-1] * np.exp(self.forecast_growth() * cfg.planning_horizon_months)
-        return float(cfg.target_utilization * min(1.0, wanted / self.installed))
+        wanted = self.demand_history[-1] * math.exp(self.forecast_growth() * cfg.planning_horizon_months)
+        return cfg.target_utilization * min(1.0, wanted / self.installed)
 
     def capacity_gap(self, lead_time: float, pipeline: float, rivals_growth: float) -> float:
         """H100e to order (>0) or cancel (<0) to reach the planned capacity at the horizon:

@@ -37,6 +37,7 @@ class GpuVendor:
     capacity: float  # GPUs a month it can make, counted in H100e of month-0 performance
     backlog: list[Order] = field(default_factory=list)
     month: int = 0  # the month it last shipped in
+    _pending: float = 0.0  # H100e in the backlog, kept as orders come, go and ship
 
     @property
     def production_h100e_per_month(self) -> float:
@@ -46,7 +47,7 @@ class GpuVendor:
 
     @property
     def backlog_h100e(self) -> float:
-        return sum(o.h100e for o in self.backlog)
+        return self._pending
 
     @property
     def backlog_months(self) -> float:
@@ -76,11 +77,16 @@ class GpuVendor:
         cfg = self.cfg
         base = cfg.price_usd_per_h100e / self.hardware_performance(step)
         excess = cfg.price_backlog_sensitivity * (self.backlog_months - cfg.normal_backlog_months)
-        return base * (1.0 + float(np.clip(excess, -cfg.max_price_discount, cfg.max_price_premium)))
+        return base * (1.0 + min(max(excess, -cfg.max_price_discount), cfg.max_price_premium))
 
-    def place(self, buyer: int, h100e: float, step: int, firm_share: float = 0.0) -> Order:
-        order = Order(buyer, h100e, self.price_usd_per_h100e(step), step, firm_share * h100e)
+    def place(
+        self, buyer: int, h100e: float, step: int, firm_share: float = 0.0, price: float | None = None
+    ) -> Order:
+        """Book an order at this month's price (`price`, when the buyer has just been quoted it)."""
+        quoted = self.price_usd_per_h100e(step) if price is None else price
+        order = Order(buyer, h100e, quoted, step, firm_share * h100e)
         self.backlog.append(order)
+        self._pending += h100e
         return order
 
     def cancel(self, buyer: int, h100e: float) -> list[Order]:
@@ -99,6 +105,7 @@ class GpuVendor:
             h100e -= cut
             cancelled.append(Order(buyer, cut, order.price_usd_per_h100e, order.placed))
         self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
+        self._pending = sum(o.h100e for o in self.backlog)
         return cancelled
 
     def ship(self, step: int) -> list[Order]:
@@ -118,6 +125,7 @@ class GpuVendor:
             room -= part
             shipped.append(Order(order.buyer, part, order.price_usd_per_h100e, order.placed))
         self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
+        self._pending = sum(o.h100e for o in self.backlog)
         if self.backlog_months > self.cfg.normal_backlog_months:
             self.capacity *= np.exp(self.monthly_growth(step))
         else:
