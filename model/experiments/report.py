@@ -543,7 +543,7 @@ def _slow_glut_reason(res: Results) -> str:
     measured = f"takes {_mo(slow)} (median)" if slow is not None else "is not reabsorbed within the run"
     return (
         f"the fleet refills fast because both buyers of compute re-plan fast after the price falls "
-        f"({_speeds({})}): as the reference price comes down, the labs' dollar training budgets buy "
+        f"({_speeds({})}): as the price comes down, the labs' dollar training budgets buy "
         f"more GPU-hours, and users' usage moves toward the 100x cheaper price; when both re-plan "
         f"slowly ({_speeds(both)}) the glut {measured}. Both speeds are hypotheses no source pins "
         "down (see 'What sets the length of a glut')"
@@ -953,7 +953,9 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "(recoveries of 2 months or less do not end it) in which utilization is below 60 % and "
         "the compute demanded at the market price is below the capacity in service; its months "
         "count from onset. A **bubble** is a glut that becomes a financial event: the builders "
-        "impair at least 10 % of the fleet's book value at onset while it lasts. A **burst** is "
+        "impair, or write down at a neocloud's default, at least 10 % of the fleet's book value "
+        "at onset while it lasts (impairment follows ASC 360, so a glut the builders expect to "
+        "end is not written down). A **burst** is "
         "the trailing 12-month capex down 40 % from its peak between a glut's onset and 12 months "
         "after its end; capex cut in scarcity is not a burst. Glut months, lowest utilization, "
         "impairment and reabsorption (months from onset until utilization is back at the 85 % "
@@ -1023,11 +1025,12 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "## What sets the length of a glut",
         "",
         f"The {GLUT_SCENARIO} glut on the same seeds when the buyers of compute re-plan more slowly "
-        "after the price falls. Training runs are planned at a reference price, the spot price "
-        "smoothed exponentially over `compute_market.price_smoothing_months`: as it comes down, "
-        "the labs' dollar budgets buy more GPU-hours. Users' usage closes "
-        "`users.adjustment_per_month` of the gap to its long-run level each month. Both values "
-        "are hypotheses in `config/baseline.yaml`.",
+        "after the price falls. As shipped, the labs' dollar training budgets buy compute at the "
+        "spot price, so a lower price buys more GPU-hours at once; slow training plans its runs "
+        "at the spot price smoothed over 24 months (`compute_market.price_smoothing_months`) and "
+        "takes no extra compute below it (`training_elasticity_below_reference: 0`). Users' "
+        "usage closes `users.adjustment_per_month` of the gap to its long-run level each month. "
+        "All are hypotheses in `config/baseline.yaml`.",
         "",
         glut_table(res),
         "",
