@@ -61,6 +61,8 @@ class Hyperscaler(mesa.Agent):
         self.written_off = {"failure": 0.0, "retirement": 0.0, "impairment": 0.0, "default": 0.0}
         self.q = 1.0  # realised rent at the planned headroom over a new GPU's user cost (Tobin's q)
         self.interest = 0.0  # USD paid this month
+        self.defaults = 0  # reorganisations so far (a core business keeps a hyperscaler solvent)
+        self.default_losses = 0.0  # USD of its debt lenders wrote off this month
         self.returns: list[float] = []  # annualised return on book, last 12 months
         # USD this month: revenue - opex - depreciation - write-downs - interest - penalties
         self.profit = 0.0

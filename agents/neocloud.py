@@ -31,8 +31,6 @@ class Neocloud(Hyperscaler):
         own = cfg.model_copy(update={"interest_rate_per_year": neo.interest_rate_per_year})
         super().__init__(model, own, cash, capital_share=0.0)
         self.neo = neo
-        self.defaults = 0  # reorganisations so far
-        self.default_losses = 0.0  # USD of debt lenders wrote off this month
         self.stay_until = -1  # last month of the stay of its reorganisation
 
     def owe_for_initial_fleet(self) -> None:
