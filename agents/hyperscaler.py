@@ -66,6 +66,7 @@ class Hyperscaler(mesa.Agent):
         self.returns: list[float] = []  # annualised return on book, last 12 months
         # USD this month: revenue - opex - depreciation - write-downs - interest - penalties
         self.profit = 0.0
+        self.cash_margin = np.zeros(0)  # USD per cohort this month: its rent less its opex
 
     # --- measures -------------------------------------------------------------------
     @property
@@ -100,6 +101,7 @@ class Hyperscaler(mesa.Agent):
             # depreciated since the month after delivery, as a delivery in the run is
             book = cost * max(0.0, 1 - (-t - 1) / cfg.book_life_months)
             self.add_cohort(int(t), h, cfg.opex_usd_per_gpu_hour / perf, cost, book)
+            self.model.vintages.buy(int(t), h, cost, cfg.opex_usd_per_gpu_hour / perf)
         start = self.installed
         window = cfg.forecast_window_months
         self.demand_history = [start * growth_per_month ** (k - window) for k in range(window + 1)]
@@ -136,7 +138,13 @@ class Hyperscaler(mesa.Agent):
         self.used = float(used_by_cohort.sum())
         self.utilization = self.used / self.installed if self.installed > 0 else 0.0
         self.revenue = revenue
-        self.opex_paid = float((used_by_cohort * self.opex).sum() * HOURS_PER_MONTH)
+        cost = used_by_cohort * self.opex
+        self.opex_paid = float(cost.sum() * HOURS_PER_MONTH)
+        # rent is booked per host, not per GPU: each cohort earns its share of what was used
+        # (of what is installed, when nothing was), so the margins add up to revenue - opex
+        weights = used_by_cohort if self.used > 0 else self.h100e
+        total = float(weights.sum())
+        self.cash_margin = (revenue * weights / total if total > 0 else 0.0) - cost * HOURS_PER_MONTH
         if self.used > 0:
             price = revenue / (self.used * HOURS_PER_MONTH)
             a = self.cfg.realised_price_smoothing
@@ -231,6 +239,7 @@ class Hyperscaler(mesa.Agent):
         cfg = self.cfg
         ledger, events = self.model.ledger, self.model.events
         self.operate(used_by_cohort, revenue)
+        self.model.vintages.earn(step, self.born, self.cash_margin)
         ledger.transfer(self, "operations", self.opex_paid, "opex")
         share = cfg.capex_share_of_core_cash_flow * self.capital_share * self.allocation_factor()
         ledger.transfer("core_business", self, core_cash_flow * share, "capital_allocation")
@@ -276,6 +285,7 @@ class Hyperscaler(mesa.Agent):
         cost = order.h100e * order.price_usd_per_h100e
         self.model.ledger.transfer(self, "gpu_vendor", cost, "capex")
         self.add_cohort(step, order.h100e, opex_usd_per_gpu_hour, cost, cost)
+        self.model.vintages.buy(step, order.h100e, cost, opex_usd_per_gpu_hour)
         self.deliveries += order.h100e
         self.capex += cost
 

@@ -682,6 +682,52 @@ class BubbleConfig(Section):
     )
 
 
+class FinanceConfig(Section):
+    """How the analyst's view reads a run (model/finance.py); nothing here changes the run."""
+
+    datacentre_cost_multiple: float = P(
+        2.0,
+        "x GPU spending",
+        "Sequoia (sources.md#sequoia-600b): GPUs are about half of a data centre's total cost",
+        ge=1,
+        le=10,
+    )
+    end_user_gross_margin: float = P(
+        0.5,
+        "fraction of revenue",
+        "Sequoia (sources.md#sequoia-600b): the software margin the GPUs' end users need",
+        ge=0,
+        lt=1,
+    )
+    warn_capex_to_ai_revenue: float = P(
+        0.25,
+        "ratio",
+        "Sequoia (sources.md#sequoia-600b): the GPUs need 2 / (1 - 0.5) = 4 dollars of AI "
+        "revenue per dollar of capex, so above 0.25 AI revenue is short of what they need",
+        gt=0,
+    )
+    warn_capex_to_operating_cash_flow: float = P(
+        1.0,
+        "ratio",
+        "hypothesis: above 1 the build-out is paid for by outside money; Big-4 2025: ~$410B capex "
+        "of ~$560B operating cash flow = 0.73 (sources.md#company-filings)",
+        gt=0,
+    )
+    warn_debt_funded_share_of_capex: float = P(
+        0.5,
+        "fraction",
+        "hypothesis: more than half of capex on new debt (telecom carriers financed their fibre "
+        "largely with debt, sources.md#fact-telecom)",
+        gt=0,
+    )
+    warn_lab_commitments_years: float = P(
+        2.0,
+        "years of AI revenue",
+        "hypothesis: compute commitments beyond two years of revenue are paid only if revenue grows",
+        gt=0,
+    )
+
+
 class Config(Section):
     """A whole scenario: every number the model uses, nowhere else."""
 
@@ -699,6 +745,7 @@ class Config(Section):
     gpu_market: GpuMarketConfig = GpuMarketConfig()
     compute_market: ComputeMarketConfig = ComputeMarketConfig()
     bubble: BubbleConfig = BubbleConfig()
+    finance: FinanceConfig = FinanceConfig()
 
     @model_validator(mode="after")
     def _scripted_discovery_can_happen(self) -> Config:

@@ -57,6 +57,12 @@ class ContractBook:
         flat = np.bincount(self.lab * n_hosts + self.host, weights=usd, minlength=n_labs * n_hosts)
         return flat.reshape(n_labs, n_hosts)
 
+    def outstanding(self, step: int) -> float:
+        """USD the labs still owe after month `step` on the contracts in force: their
+        remaining take-or-pay commitments."""
+        months = np.maximum(self.end - step, 0)
+        return float((self.h100e * self.price * months).sum() * HOURS_PER_MONTH)
+
     def mean_price(self, fallback: float) -> float:
         """Capacity-weighted price of active contracts (USD per H100e-hour); `fallback` if none."""
         total = self.h100e.sum()

@@ -24,6 +24,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from aibubble import finance
 from aibubble.agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
 from aibubble.agents.hyperscaler import rivals_growth
 from aibubble.agents.neocloud import Neocloud
@@ -38,6 +39,7 @@ from aibubble.investors import InvestorPool
 from aibubble.ledger import Ledger
 from aibubble.measures import SERIES
 from aibubble.metrics import BubbleTracker, run_summary
+from aibubble.vintages import VintageBook
 
 # Agent-level names differ from model-level ones: mesa.batch_run merges both into one row.
 HYPERSCALER_REPORTERS = {
@@ -71,6 +73,8 @@ LAB_REPORTERS = {
 }
 ARCHITECT_REPORTERS = {"lab_index": "lab_index", "discoveries": "discoveries"}
 
+
+FLEET_HISTORY_MONTHS = 24  # the initial fleet was delivered over the two years before month 0
 
 # appended, never inserted: a new stream leaves every earlier stream's draws unchanged
 STREAMS = ("setup", "users", "architects", "exits", "funding")
@@ -151,6 +155,7 @@ class AIMarketModel(mesa.Model):
         self.reference_price = self.spot_price  # smoothed spot, USD per H100e-hour
         self.vendor = GpuVendor(cfg.gpu_market, cfg.efficiency, cfg.gpu_market.production_h100e_per_month)
         self.investors = InvestorPool(cfg.investors)
+        self.vintages = VintageBook(-FLEET_HISTORY_MONTHS, cfg.run.steps)
         self._build_labs()
         self._build_users()
         self._build_hyperscalers()
@@ -241,7 +246,7 @@ class AIMarketModel(mesa.Model):
             [shares * (1 - neo_share), np.full(neo.count, neo_share / max(neo.count, 1))]
         )
         g = cfg.initial_growth_per_year ** (1 / 12)
-        history = np.arange(-24, 0)
+        history = np.arange(-FLEET_HISTORY_MONTHS, 0)
         weights = g**history
         monthly = cfg.initial_capacity_h100e * weights / weights.sum()
         performance = np.array([self.vendor.hardware_performance(float(t)) for t in history])
@@ -555,6 +560,9 @@ class AIMarketModel(mesa.Model):
             "investor_inflow_usd": self.investors.inflow,
             "investor_capital_available_usd": self.investors.dry_powder,
             "compute_rent_usd": self.ledger.flow("compute_rent"),
+            "fleet_opex_usd": self.ledger.flow("opex"),
+            "builder_borrowing_usd": self.ledger.flow("borrowing"),
+            "lab_commitments_usd": self.contracts.outstanding(self.steps),
             "frontier_efficiency": self.background_efficiency * self.diffusion.frontier_gain,
             "mean_adopted_efficiency": self._adopted_efficiency(labs),
             "write_downs_usd": sum(hs.write_downs for hs in self.hyperscalers),
@@ -635,6 +643,20 @@ class AIMarketModel(mesa.Model):
         frame = self.model_frame() if frame is None else frame
         return episode_events(find_episodes(frame, self.config.bubble), self.config.bubble)
 
+    def in_service_by_vintage(self) -> np.ndarray:
+        return self.vintages.in_service([(hs.born, hs.h100e) for hs in self.hyperscalers])
+
+    def vintage_frame(self) -> pd.DataFrame:
+        """Per GPU delivery year: cash record, IRR, NPV, payback and economic life (finance.py)."""
+        return finance.vintage_table(
+            self.vintages, self.in_service_by_vintage(), self.model_frame(), self.config
+        )
+
+    def finance_frame(self) -> pd.DataFrame:
+        """Per month: revenue gap, gauges and a new GPU's economics (finance.py)."""
+        return finance.finance_frame(self.model_frame(), self.config)
+
     def summary(self) -> dict[str, Any]:
         frame = self.model_frame()  # once: the events' episode rows are read from it too
-        return run_summary(frame, self.events.frame(self.episode_events(frame)), self.config, self.seed)
+        out = run_summary(frame, self.events.frame(self.episode_events(frame)), self.config, self.seed)
+        return out | finance.summary(self.vintages, self.in_service_by_vintage(), frame, self.config)

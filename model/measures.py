@@ -59,6 +59,9 @@ SERIES: dict[str, Measure] = _table(
     ("investor_inflow_usd", "USD per month", "new investor capital for labs"),
     ("investor_capital_available_usd", "USD", "investors' dry powder (after this month's rounds)"),
     ("compute_rent_usd", "USD per month", "compute rent paid"),
+    ("fleet_opex_usd", "USD per month", "builders' operating cost of the fleet"),
+    ("builder_borrowing_usd", "USD per month", "builders' new borrowing"),
+    ("lab_commitments_usd", "USD", "labs' remaining reserved-compute commitments"),
     ("frontier_efficiency", "x month 0", "frontier efficiency"),
     ("mean_adopted_efficiency", "x month 0", "mean adopted efficiency"),
     ("write_downs_usd", "USD per month", "write-downs (all causes)"),
@@ -117,6 +120,15 @@ OUTCOMES: dict[str, Measure] = _table(
     ("labs_alive", "labs", "labs alive"),
     ("final_utilization", "fraction", "final utilization"),
     ("final_installed_capacity_h100e", "H100e", "final installed capacity"),
+    ("revenue_gap_peak_usd_per_year", "USD per year", "peak revenue gap (Sequoia)"),
+    ("vintage_npv_usd", "USD", "NPV of the run's GPU vintages at the cost of capital"),
+    ("worst_vintage_irr_per_year", "fraction per year", "worst GPU vintage's expected IRR"),
+    ("economic_life_months", "months", "GPUs' economic life (capacity-weighted)"),
+    (
+        "profit_overstated_usd_per_year",
+        "USD per year",
+        "profit overstated by book lives above economic lives",
+    ),
 )
 
 # Outcomes that grade how bad a run was (colour scales of phase diagrams, fan charts).

@@ -30,6 +30,9 @@ RUN_FILES = {
     "events.parquet",
     "summary.json",
     "dashboard.png",
+    "finance.parquet",
+    "vintages.csv",
+    "finance.png",
 }
 
 

@@ -172,12 +172,13 @@ def test_real_outcomes_do_not_change_when_every_dollar_input_is_scaled():
     keys = _dollar_inputs()
     assert {"gpu_market.price_usd_per_h100e", "labs.initial_cash_usd"} <= set(keys)
     scaled = {key: _get(base, key) * k for key in keys}
-    frames = []
+    frames, finances = [], []
     for cfg in (base, load_config("sudden-100x", {"users.n_segments": 500, "run.steps": 60, **scaled})):
         model = AIMarketModel(config=cfg, rng=3)
         while model.running:
             model.step()
         frames.append(model.model_frame())
+        finances.append((model.finance_frame(), model.vintage_frame()))
     plain, big = frames
     real = [
         "installed_capacity_h100e", "compute_used_h100e", "utilization", "gpu_deliveries_h100e",
@@ -189,6 +190,17 @@ def test_real_outcomes_do_not_change_when_every_dollar_input_is_scaled():
     for column in ["capex_usd", "ai_spending_usd", "book_value_usd", "spot_price_usd_per_gpu_hour"]:
         assert np.allclose(big[column], k * plain[column], rtol=1e-6, atol=1e-6), column
     assert plain["glut"].any()  # the test runs through a glut, where the rules bite
+    # the analyst's view: ratios and returns are unit-free, dollar figures scale
+    (fin, vin), (big_fin, big_vin) = finances
+    for column in ["capex_to_ai_revenue", "new_gpu_irr_per_year", "new_gpu_payback_months"]:
+        assert np.allclose(big_fin[column], fin[column], rtol=1e-6, equal_nan=True), column
+    assert np.allclose(
+        big_fin["revenue_gap_usd_per_year"], k * fin["revenue_gap_usd_per_year"], rtol=1e-6, equal_nan=True
+    )
+    assert np.allclose(
+        big_vin["expected_irr_per_year"], vin["expected_irr_per_year"], rtol=1e-6, equal_nan=True
+    )
+    assert np.allclose(big_vin["npv_usd"], k * vin["npv_usd"], rtol=1e-6)
 
 
 def _get(cfg: Config, dotted: str) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from aibubble.experiments import plots
+from aibubble.experiments import finance_plots, plots
 from aibubble.experiments.files import safe_name, save_figure, write_json, write_parquet
 from aibubble.experiments.provenance import VERSIONED, git_state, version
 
@@ -101,6 +101,12 @@ def write_run(
             utilization_threshold=model.config.bubble.utilization_threshold,
         )
         save_figure(fig, tmp / "dashboard.png")
+        fin = model.finance_frame()
+        vintages = model.vintage_frame()
+        write_parquet(fin, tmp / "finance.parquet")
+        vintages.to_csv(tmp / "vintages.csv", index=False)
+        fig = finance_plots.finance_dashboard(model_df, fin, vintages, summary, model.config, title)
+        save_figure(fig, tmp / "finance.png")
         if extra is not None:
             extra(tmp)
 

@@ -156,7 +156,7 @@ def _plain(v: float) -> str:
     return f"$10^{{{math.log10(v):.0f}}}$"
 
 
-def _log_if_wide(ax: Axes, *drawn: pd.Series | None, ratio: float = 10.0) -> bool:
+def log_if_wide(ax: Axes, *drawn: pd.Series | None, ratio: float = 10.0) -> bool:
     """Log scale when the values span more than `ratio`: a collapse or a boom stays readable."""
     present = [s for s in drawn if s is not None]
     if not present:
@@ -169,7 +169,7 @@ def _log_if_wide(ax: Axes, *drawn: pd.Series | None, ratio: float = 10.0) -> boo
     return False
 
 
-def _legend(ax: Axes, *more: Axes, loc: LegendLocType = "upper left") -> None:
+def legend(ax: Axes, *more: Axes, loc: LegendLocType = "upper left") -> None:
     """One legend for an axis and its twins."""
     handles, names = ax.get_legend_handles_labels()
     for other in more:
@@ -181,7 +181,7 @@ def _legend(ax: Axes, *more: Axes, loc: LegendLocType = "upper left") -> None:
         ax.legend(handles, names, loc=loc, fontsize=8, framealpha=0.85, ncols=ncols)
 
 
-def _no_data(ax: Axes, what: str) -> None:
+def no_data(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no data: {what}", transform=ax.transAxes, ha="center", va="center", color="grey")
 
 
@@ -226,7 +226,7 @@ def panel_capacity(ax: Axes, df: pd.DataFrame, x: pd.Series, spans, threshold: f
     _plot(ax, x, capacity, color="black", lw=2, label=label("installed_capacity_h100e"))
     _plot(ax, x, demand, color="tab:blue", lw=1.6, label=label("compute_demand_h100e"))
     # A decade of 3x/yr growth spans ~10^5: on a log axis the gap between lines is the idle share.
-    log = _log_if_wide(ax, capacity, ratio=30.0)
+    log = log_if_wide(ax, capacity, ratio=30.0)
     ax.set_ylabel(unit("installed_capacity_h100e", MILLION) + (" (log)" if log else ""))
     if used is not None and used.notna().any():
         # Used compute as an area: white space under the black line is idle, blue above it is unmet.
@@ -256,7 +256,7 @@ def panel_capacity(ax: Axes, df: pd.DataFrame, x: pd.Series, spans, threshold: f
     twin.set_ylim(0, 105)
     twin.set_ylabel(f"{label('utilization')}, {unit('utilization', 0.01)}")
     shade(ax, spans, "glut months")
-    _legend(ax, twin, loc="upper left")
+    legend(ax, twin, loc="upper left")
 
 
 def panel_prices(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
@@ -265,13 +265,13 @@ def panel_prices(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
     spot = series(df, "spot_price_usd_per_gpu_hour")
     reserved = series(df, "reserved_price_usd_per_gpu_hour")
     if spot is None and reserved is None:
-        _no_data(ax, "rental prices")
+        no_data(ax, "rental prices")
     _plot(ax, x, positive(spot), color="tab:red", lw=1.6, label="spot")
     _plot(ax, x, positive(reserved), color="tab:purple", lw=1.6, ls="--", label="reserved (average contract)")
-    log = _log_if_wide(ax, spot, reserved)
+    log = log_if_wide(ax, spot, reserved)
     ax.set_ylabel(unit("spot_price_usd_per_gpu_hour") + (" (log)" if log else ""))
     shade(ax, spans)
-    _legend(ax)
+    legend(ax)
 
 
 def panel_capex(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
@@ -306,7 +306,7 @@ def panel_capex(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
     twin.set_ylabel("orders per month / backlog, million H100e")
     twin.set_ylim(bottom=0)
     shade(ax, spans)
-    _legend(ax, twin)
+    legend(ax, twin)
 
 
 def panel_tokens(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
@@ -335,7 +335,7 @@ def panel_tokens(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
         plain_log(twin)
     twin.set_ylabel(f"{unit('token_price_usd_per_mtok')} (log)")
     shade(ax, spans)
-    _legend(ax, twin)
+    legend(ax, twin)
 
 
 def discovery_markers(ax: Axes, x: np.ndarray, sizes: np.ndarray, details: np.ndarray) -> None:
@@ -377,13 +377,13 @@ def discovery_markers(ax: Axes, x: np.ndarray, sizes: np.ndarray, details: np.nd
 
 def _panel_efficiency(ax: Axes, df: pd.DataFrame, x: pd.Series, events: pd.DataFrame | None, spans) -> None:
     ax.set_title("(e) Efficiency of AI architectures")
-    for column, legend, style in (
+    for column, name, style in (
         ("frontier_efficiency", "frontier (best known)", {"color": "tab:purple", "lw": 1.8}),
         ("mean_adopted_efficiency", "mean adopted by labs", {"color": "tab:olive", "lw": 1.6, "ls": "--"}),
     ):
         s = positive(series(df, column))
         if s is not None and s.notna().any():
-            _plot(ax, x, s / s.dropna().iloc[0], label=legend, **style)
+            _plot(ax, x, s / s.dropna().iloc[0], label=name, **style)
     plain_log(ax)
     ax.set_ylabel("x vs month 0 (log)")
     shade(ax, spans)
@@ -398,7 +398,7 @@ def _panel_efficiency(ax: Axes, df: pd.DataFrame, x: pd.Series, events: pd.DataF
             at = step_to_year(df, disc["step"])
             details = disc["detail"].astype(str) if "detail" in disc else pd.Series("", disc.index)
             discovery_markers(ax, at, sizes.to_numpy(dtype=float), details.to_numpy())
-    _legend(ax, loc="lower right")  # efficiency rises left to right: lower right is empty
+    legend(ax, loc="lower right")  # efficiency rises left to right: lower right is empty
 
 
 def _panel_writedowns(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
@@ -420,7 +420,7 @@ def _panel_writedowns(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
     twin.set_ylabel(f"{label('stranded_book_value_usd')}, {unit('stranded_book_value_usd', BILLION)}")
     twin.set_ylim(bottom=0)
     shade(ax, spans)
-    _legend(ax, twin)
+    legend(ax, twin)
 
 
 def year_axis(ax: Axes) -> None:
@@ -497,12 +497,12 @@ def compare(frames: dict[str, pd.DataFrame], title: str) -> Figure:
             drawn.append(s)
         log = False
         if not any(s.notna().any() for s in drawn):
-            _no_data(ax, column)
+            no_data(ax, column)
         elif log_ratio is not None and column == "tokens_served":
             ax.set_yscale("log")
             log = True
         elif log_ratio is not None:
-            log = _log_if_wide(ax, *drawn, ratio=log_ratio)
+            log = log_if_wide(ax, *drawn, ratio=log_ratio)
         if not log:
             ax.set_ylim(*((0, 105) if column == "utilization" else (0, None)))
         ax.set_ylabel(unit(column, scale) + (" (log)" if log else ""))
