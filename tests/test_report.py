@@ -42,6 +42,7 @@ def test_report_is_deterministic_and_complete(tmp_path):
         "## Scenarios",
         "### How much of P(bubble) is a threshold",
         "## Paired counterfactuals",
+        "## The analyst's view: does the build-out pay?",
         "## Phase diagram",
         "## What sets the length of a glut",
         "## Stylised facts",

@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
+from aibubble import finance
 from aibubble.config import CONFIG_DIR, Config, load_config
 from aibubble.episodes import ROBUST_IMPAIRMENT, ROBUST_PERSISTENCE, ROBUST_UTILIZATION, threshold_grid
 from aibubble.experiments import counterfactual as cf
@@ -63,6 +64,14 @@ SLOW_TRAINING = {
 GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
 # Scenarios whose P(glut), P(bubble) the report reads again over the detector's threshold grid.
 ROBUST_SCENARIOS = ("sudden-100x", "demand-mania", "deepseek-2025")
+# the run's finance outcomes (finance.summary) the report compares, with and without discoveries
+FINANCE_OUTCOMES = (
+    "revenue_gap_peak_usd_per_year",
+    "vintage_npv_usd",
+    "worst_vintage_irr_per_year",
+    "economic_life_months",
+)
+GAUGE_MONTH = 23  # December 2025: the trailing 12 months are calendar 2025
 
 
 def _speeds(overrides: dict[str, Any]) -> str:
@@ -164,6 +173,8 @@ def _scenario_run(task: tuple[Config, int, bool]) -> dict[str, Any]:
             out["frame"], c.model_frame(), cfg.discovery.jump_size
         )
         without = c.summary()
+        for key in FINANCE_OUTCOMES:
+            row[f"{key}_difference"] = out["summary"][key] - without[key]
         row["glut_without"] = without["glut"]
         row["bubble_without"] = without["bubble"]
         row["bankruptcies_differ"] = m.bankruptcies != c.bankruptcies
@@ -605,6 +616,37 @@ def calibration(res: Results) -> list[Check]:
             _x,
         )
     )
+    rows += gauge_checks(res)
+    return rows
+
+
+def _finance_frames(res: Results, name: str) -> list[pd.DataFrame]:
+    cfg = load_config(name, _overrides(res.options))
+    return [finance.finance_frame(f, cfg) for f in res.frames[name]]
+
+
+def gauge_checks(res: Results) -> list[Check]:
+    """The baseline's 2025 gauges against the record where the record has a figure."""
+    fins = _finance_frames(res, "baseline")
+    month = min(GAUGE_MONTH, len(fins[0]) - 1)
+    rows = [
+        _check(
+            "capex / AI revenue, 2025",
+            "Big-4 capex ~$410B / users' AI spending $30-60B = 7-14",
+            "within 7-14",
+            [float(f["capex_to_ai_revenue"].iloc[month]) for f in fins],
+            lambda v: 7 <= v <= 14,
+            _x,
+        ),
+        _check(
+            "capex / operating cash flow, 2025",
+            "Big-4 ~$410B of ~$560B = 0.73",
+            "within +-40 %",
+            [float(f["capex_to_operating_cash_flow"].iloc[month]) for f in fins],
+            lambda v: abs(v / 0.73 - 1) <= 0.4,
+            lambda v: f"{v:.2f}",
+        ),
+    ]
     return rows
 
 
@@ -713,6 +755,52 @@ def write_off_table(res: Results) -> str:
     for name in SCENARIOS:
         s = res.summaries[name]
         lines.append(f"| {name} | " + " | ".join(_interval([x[k] for x in s], _bn) for k, _ in causes) + " |")
+    return "\n".join(lines)
+
+
+def _bn_year(v: float) -> str:
+    return f"{_bn(v)}/yr"
+
+
+def _irr(v: float) -> str:
+    return f"{100 * v:+.0f} %/yr"
+
+
+FINANCE_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("revenue_gap_peak_usd_per_year", "peak revenue gap", _bn_year),
+    ("vintage_npv_usd", "vintages' NPV at 12 %", _bn),
+    ("worst_vintage_irr_per_year", "worst vintage's expected IRR", _irr),
+    ("economic_life_months", "economic life", _mo),
+)
+GAUGE_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("capex_to_ai_revenue", "capex / AI revenue", _x),
+    ("capex_to_operating_cash_flow", "capex / op. cash flow", lambda v: f"{v:.2f}"),
+    ("debt_funded_share_of_capex", "debt-funded share", _pct),
+    ("lab_commitments_to_revenue", "commitments / revenue", lambda v: f"{v:.1f} yr"),
+)
+
+
+def finance_table(res: Results) -> str:
+    """Per scenario, the finance outcomes of the run and the gauges in 2025."""
+    names = [c[1] for c in FINANCE_COLUMNS] + [f"{c[1]}, 2025" for c in GAUGE_COLUMNS]
+    lines = ["| scenario | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for name in SCENARIOS:
+        s = res.summaries[name]
+        fins = _finance_frames(res, name)
+        month = min(GAUGE_MONTH, len(fins[0]) - 1)
+        cells = [_interval([x[k] for x in s], f) for k, _, f in FINANCE_COLUMNS]
+        cells += [_interval([float(fr[k].iloc[month]) for fr in fins], f) for k, _, f in GAUGE_COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def finance_effects_table(res: Results) -> str:
+    """The discovery's effect on the finance outcomes: with minus without, same seeds."""
+    lines = ["| scenario | " + " | ".join(c[1] for c in FINANCE_COLUMNS) + " |"]
+    lines.append("|---" * (len(FINANCE_COLUMNS) + 1) + "|")
+    for name, e in res.effects.items():
+        cells = [_interval(list(e[f"{k}_difference"]), f) for k, _, f in FINANCE_COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -996,6 +1084,22 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "",
         "![paired counterfactual effects](counterfactual-effects.png)",
         "",
+        "## The analyst's view: does the build-out pay?",
+        "",
+        'Read off each run by `model/finance.py` (README, "The analyst\'s view"). The revenue gap is '
+        "Sequoia's: the capex run-rate x 2 for the rest of the data centre / (1 - a 50 % margin for "
+        "the GPUs' end users), less users' AI spending. A vintage is a year's GPU deliveries; its "
+        "NPV is at the 12 % cost of capital over its expected life (the last month's rent and use, "
+        "the rent then falling as FLOP per dollar doubles every 2.5 years), and the worst vintage "
+        "is the one with the lowest expected IRR. The 2025 gauges are over the trailing 12 months "
+        "to December 2025; their warning thresholds are `finance.warn_*` in `config/baseline.yaml`.",
+        "",
+        finance_table(res),
+        "",
+        "The discovery's effect on these figures, with minus without on the same seeds:",
+        "",
+        finance_effects_table(res),
+        "",
     ]
     if res.phase is not None:
         out += [
@@ -1068,7 +1172,13 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
 
 
 def _explain_calibration(calib: list[Check]) -> None:
-    notes = {
+    notes = {  # the more specific keys first: a check takes the first key it starts with
+        "capex / AI revenue": "users' simulated AI spending in 2025 (~$110-125B at the default "
+        "population) is two to four times the $30-60B the labs' revenues add up to (users' demand "
+        "is the subject of the open demand issue), so the same capex is a smaller multiple of it",
+        "capex / operating cash flow": "the builders' operating cash flow is the Big-4's (config, "
+        "+10 %/yr) plus the fleet's rent less its operating cost, which the Big-4 figure partly "
+        "includes already, so the simulated ratio is a lower bound",
         "H100 rental": "the simulated spot price clears each month; through 2025 the builders want "
         "more capacity than the GPU vendor makes (order backlogs of 10-15 months), so rents fall "
         "less than the index, which is mostly term quotes per chip (the model's price is per H100e)",
