@@ -121,7 +121,7 @@ OUTCOMES: dict[str, Measure] = _table(
     ("final_utilization", "fraction", "final utilization"),
     ("final_installed_capacity_h100e", "H100e", "final installed capacity"),
     ("revenue_gap_peak_usd_per_year", "USD per year", "peak revenue gap (Sequoia)"),
-    ("vintage_npv_usd", "USD", "NPV of the run's GPU vintages at the cost of capital"),
+    ("vintage_npv_usd", "USD", "GPU vintages' NPV at the cost of capital"),
     ("worst_vintage_irr_per_year", "fraction per year", "worst GPU vintage's expected IRR"),
     ("economic_life_months", "months", "GPUs' economic life (capacity-weighted)"),
     (

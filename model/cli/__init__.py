@@ -75,6 +75,9 @@ _SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
     "reabsorption_months": _num("d", 1, " months"),
     "bankruptcies": _num("d"),
     "final_utilization": _num(".1f", 100, " %"),
+    "revenue_gap_peak_usd_per_year": _num(",.0f", 1 / BILLION, " $bn/year"),
+    "vintage_npv_usd": _num(",.0f", 1 / BILLION, " $bn"),
+    "worst_vintage_irr_per_year": _num(".1f", 100, " %/year"),
 }
 # label (as declared in model.measures), summary key, formatter: shared by `run` and `compare`
 # so both read the same, and name an outcome as the plots do.
