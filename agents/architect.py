@@ -23,6 +23,8 @@ class ModelArchitect(mesa.Agent):
         self.cfg = cfg
         self.lab = lab  # index of the employing lab, None if independent
         self.productivity = productivity  # multiple of the average discovery rate
+        # chance of a discovery a month: its share of the yearly rate times its productivity
+        self.monthly_rate = cfg.discoveries_per_year / 12.0 / max(cfg.count, 1) * productivity
         self.discoveries = 0
 
     @property
@@ -37,13 +39,11 @@ class ModelArchitect(mesa.Agent):
 
     def step(self) -> None:
         """Maybe discover something this month."""
-        cfg = self.cfg
-        rate = cfg.discoveries_per_year / 12.0 / max(cfg.count, 1) * self.productivity
         rng = self.model.streams["architects"]
-        if rng.random() >= rate:
+        if rng.random() >= self.monthly_rate:
             return
         gain = self.draw_gain()
-        published = rng.random() < cfg.openness  # drawn always, so the stream stays aligned
+        published = rng.random() < self.cfg.openness  # drawn always, so the stream stays aligned
         self.discover(gain, self.lab is None or published, cause="research")
 
     def lab_closed(self, lab: int, alive: list[int]) -> None:

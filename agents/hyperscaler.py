@@ -43,6 +43,8 @@ class Hyperscaler(mesa.Agent):
         self.debt = 0.0  # USD
         self.capital_share = capital_share  # share of the core businesses' cash flow it receives
         self.born = np.zeros(0, dtype=np.int64)  # step each cohort was delivered
+        self._installed: float | None = None  # sum of h100e, None until read after a change
+        self._book_value: float | None = None  # sum of book, likewise
         self.h100e = np.zeros(0)  # H100e per cohort
         self.opex = np.zeros(0)  # USD per H100e-hour per cohort
         self.cost = np.zeros(0)  # USD paid per cohort (adjusted for failures)
@@ -69,20 +71,47 @@ class Hyperscaler(mesa.Agent):
         self.cash_margin = np.zeros(0)  # USD per cohort this month: its rent less its opex
 
     # --- measures -------------------------------------------------------------------
+    # The fleet's totals are read a dozen times a month and change a few times: each is
+    # summed once after its array is replaced. The arrays are read-only, so that no change
+    # in place can leave a total stale.
+    @property
+    def h100e(self) -> np.ndarray:
+        """H100e per cohort."""
+        return self._h100e
+
+    @h100e.setter
+    def h100e(self, value: np.ndarray) -> None:
+        value.flags.writeable = False
+        self._h100e, self._installed = value, None
+
+    @property
+    def book(self) -> np.ndarray:
+        """USD book value per cohort."""
+        return self._book
+
+    @book.setter
+    def book(self, value: np.ndarray) -> None:
+        value.flags.writeable = False
+        self._book, self._book_value = value, None
+
     @property
     def installed(self) -> float:
-        return float(self.h100e.sum())
+        if self._installed is None:
+            self._installed = float(self._h100e.sum())
+        return self._installed
 
     @property
     def book_value(self) -> float:
-        return float(self.book.sum())
+        if self._book_value is None:
+            self._book_value = float(self._book.sum())
+        return self._book_value
 
     def add_cohort(self, step: int, h100e: float, opex: float, cost: float, book: float) -> None:
-        self.born = np.append(self.born, step)
-        self.h100e = np.append(self.h100e, h100e)
-        self.opex = np.append(self.opex, opex)
-        self.cost = np.append(self.cost, cost)
-        self.book = np.append(self.book, book)
+        self.born = np.concatenate((self.born, [step]))
+        self.h100e = np.concatenate((self.h100e, [h100e]))
+        self.opex = np.concatenate((self.opex, [opex]))
+        self.cost = np.concatenate((self.cost, [cost]))
+        self.book = np.concatenate((self.book, [book]))
 
     def install_initial_fleet(
         self,
@@ -115,10 +144,10 @@ class Hyperscaler(mesa.Agent):
     # --- the spot market ---------------------------------------------------------------
     def split_capacity(self, committed: float) -> tuple[np.ndarray, np.ndarray]:
         """Serve reserved contracts from the cheapest cohorts; return (reserved, free) per cohort."""
-        order = np.argsort(self.opex, kind="stable")
+        order = self.opex.argsort(kind="stable")
         caps = self.h100e[order]
-        before = np.cumsum(caps) - caps
-        reserved_sorted = np.clip(committed - before, 0.0, caps)
+        before = caps.cumsum() - caps
+        reserved_sorted = np.minimum(np.maximum(committed - before, 0.0), caps)
         reserved = np.empty_like(caps)
         reserved[order] = reserved_sorted
         return reserved, self.h100e - reserved
@@ -155,7 +184,7 @@ class Hyperscaler(mesa.Agent):
     def remaining_life(self, step: int) -> np.ndarray:
         """Months of book life left per cohort, this month included (a cohort is first
         depreciated the month after its delivery)."""
-        return np.maximum(self.cfg.book_life_months - (step - self.born) + 1, 0)
+        return np.maximum(self.born + (self.cfg.book_life_months + 1 - step), 0)
 
     def depreciate(self, step: int) -> float:
         """Straight-line depreciation of the carrying amount over the remaining book life
@@ -178,7 +207,7 @@ class Hyperscaler(mesa.Agent):
 
     def retire(self, step: int, price: float) -> tuple[float, float]:
         """Retire cohorts past physical life or whose operating cost exceeds the rent."""
-        old = (step - self.born) >= self.cfg.max_age_months
+        old = self.born <= step - self.cfg.max_age_months
         stranded = self.opex > price
         out = old | stranded
         if not out.any():
@@ -249,11 +278,11 @@ class Hyperscaler(mesa.Agent):
         dep = self.depreciate(step)
         failed, failed_book = self.fail()
         retired, retired_book = self.retire(step, rent_reference)
-        tested = step % cfg.impairment_test_interval_months == 0
-        expected = self.expected_utilization()
-        # this month is depreciated and earned already: the test counts the months after it
-        rate = self.monthly_discount_rate
-        impaired = self.impair(step + 1, self.realised_price, expected, rate) if tested else 0.0
+        impaired = 0.0
+        if step % cfg.impairment_test_interval_months == 0:
+            # this month is depreciated and earned already: the test counts the months after it
+            expected, rate = self.expected_utilization(), self.monthly_discount_rate
+            impaired = self.impair(step + 1, self.realised_price, expected, rate)
         self.written_off = {
             "failure": failed_book,
             "retirement": retired_book,
@@ -374,12 +403,12 @@ class Hyperscaler(mesa.Agent):
         the capacity wanted at the user cost, extrapolated over lead time and planning."""
         cfg = self.cfg
         horizon = min(lead_time + cfg.planning_horizon_months, cfg.max_forecast_horizon_months)
-        own_target = self.demand_history[-1] * np.exp(self.forecast_growth() * horizon)
+        own_target = self.demand_history[-1] * math.exp(self.forecast_growth() * horizon)
         base = max(self.installed, 1.0)
-        log_target = (1 - cfg.herding) * np.log(max(own_target, 1.0)) + cfg.herding * np.log(
+        log_target = (1 - cfg.herding) * math.log(max(own_target, 1.0)) + cfg.herding * math.log(
             base * rivals_growth
         )
-        target = float(np.exp(log_target))
+        target = math.exp(log_target)
         self.planned_growth = target / base
         survival = (1.0 - cfg.failure_rate_per_year) ** (horizon / 12)
         return target - (self.installed + pipeline) * survival
@@ -393,9 +422,10 @@ class Hyperscaler(mesa.Agent):
 def rivals_growth(planned_growth: np.ndarray, installed: np.ndarray) -> np.ndarray:
     """Per hyperscaler, the capacity-weighted planned growth of the others (herding's anchor);
     1 where it has no rivals with capacity."""
-    out = np.ones(planned_growth.size)
-    for j in range(planned_growth.size):
-        others = np.delete(np.arange(planned_growth.size), j)
-        if others.size and installed[others].sum() > 0:
-            out[j] = float(np.average(planned_growth[others], weights=installed[others]))
-    return out
+    n = planned_growth.size
+    columns = np.arange(n - 1)
+    others = columns + (columns >= np.arange(n)[:, None])  # row j: every builder but j
+    weights = installed[others]
+    total = weights.sum(axis=1)
+    mean = (planned_growth[others] * weights).sum(axis=1) / np.where(total > 0, total, 1.0)
+    return np.where(total > 0, mean, 1.0)

@@ -13,6 +13,7 @@ they cannot pay a compute bill.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -86,7 +87,7 @@ class AILab(mesa.Agent):
     @property
     def quality(self) -> float:
         """Model quality index: log of effective training compute times an exponent."""
-        return self.cfg.training_quality_exponent * float(np.log(max(self.training_stock, 1.0)))
+        return self.cfg.training_quality_exponent * math.log(max(self.training_stock, 1.0))
 
     @property
     def training_budget(self) -> float:
@@ -115,7 +116,7 @@ class AILab(mesa.Agent):
             markup = lerner / (1.0 - lerner)
         else:
             markup = self.cfg.max_markup
-        markup = float(np.clip(markup, self.cfg.min_markup, self.cfg.max_markup))
+        markup = float(min(max(markup, self.cfg.min_markup), self.cfg.max_markup))
         cost = self.compute_price * HOURS_PER_MONTH / self.tokens_per_h100e_month
         self.price = cost * (1.0 + markup)
 
@@ -230,11 +231,13 @@ class AILab(mesa.Agent):
         total = float(bills.sum())
         # cash that paid a bill exactly can end a rounding error below zero: that is no cash
         paid_share = min(1.0, max(self.cash, 0.0) / total) if total > 0 else 1.0
-        payments = bills * paid_share
-        last = int(np.flatnonzero(payments)[-1]) if payments.any() else -1
+        payments = (bills * paid_share).tolist()
+        last = -1  # a failing lab pays out exactly the cash it has: what is left goes to its last creditor
+        if paid_share < 1.0:
+            last = max((j for j, amount in enumerate(payments) if amount), default=-1)
         paid = np.zeros(len(hosts))
         for j, amount in enumerate(payments):
-            if paid_share < 1.0 and j == last:  # a failing lab pays out exactly the cash it has
+            if j == last:
                 amount = max(self.cash, 0.0)
             paid[j] = ledger.transfer(self, hosts[j], float(amount), "compute_rent")
         self.record_costs(total * paid_share, total * paid_share * inference_share)

@@ -146,7 +146,7 @@ def clear_spot(
         sold = available
     else:
         inference, training, sold = inference_need.astype(float), train, min(demand, available)
-    taken = np.where(asks <= price, np.clip(sold - (cum - caps), 0.0, caps), 0.0)
+    taken = np.where(asks <= price, np.minimum(np.maximum(sold - (cum - caps), 0.0), caps), 0.0)
     dispatched = np.empty_like(taken)
     dispatched[order] = taken
     return Clearing(price, inference, training, dispatched, demand, rationed)
@@ -232,8 +232,9 @@ def allocate(
         reference_price,
         market.training_elasticity_below_reference,
     )
-    owner = np.concatenate([np.full(o.free.size, j) for j, o in enumerate(offers)])
-    bounds = np.cumsum([0] + [o.free.size for o in offers])
+    sizes = [o.free.size for o in offers]
+    owner = np.repeat(np.arange(len(offers)), sizes)  # host of each offered cohort
+    bounds = np.cumsum([0, *sizes])
     return Allocation(
         clearing=clearing,
         inference=inf_res + clearing.inference,

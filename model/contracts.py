@@ -20,11 +20,11 @@ class ContractBook:
     def add(self, lab, host, h100e, price: float, end) -> None:
         """Sign contracts (scalars or arrays of equal length) in one go."""
         n = np.broadcast(lab, host, h100e, end).size
-        self.lab = np.concatenate([self.lab, np.broadcast_to(lab, n).astype(np.int64)])
-        self.host = np.concatenate([self.host, np.broadcast_to(host, n).astype(np.int64)])
-        self.h100e = np.concatenate([self.h100e, np.broadcast_to(h100e, n).astype(float)])
+        self.lab = np.concatenate([self.lab, np.full(n, lab, dtype=np.int64)])
+        self.host = np.concatenate([self.host, np.full(n, host, dtype=np.int64)])
+        self.h100e = np.concatenate([self.h100e, np.full(n, h100e, dtype=float)])
         self.price = np.concatenate([self.price, np.full(n, price)])
-        self.end = np.concatenate([self.end, np.broadcast_to(end, n).astype(np.int64)])
+        self.end = np.concatenate([self.end, np.full(n, end, dtype=np.int64)])
 
     def sign(self, amounts: np.ndarray, price: float, end: int) -> None:
         """Sign the non-zero entries of a lab x host matrix of H100e at one price and end."""
@@ -75,8 +75,8 @@ def split_reservations(wanted: np.ndarray, free: np.ndarray) -> np.ndarray:
     free = free.copy()
     signed = np.zeros((wanted.size, free.size))
     for i, want in enumerate(wanted):
-        room = free.sum()
-        if want > 0 and room > 0:
+        room = free.sum() if want > 0 else 0.0
+        if room > 0:
             signed[i] = min(want, room) * free / room
             free -= signed[i]
     return signed

@@ -14,6 +14,7 @@ ledger.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,13 +61,13 @@ class GpuVendor:
     def monthly_growth(self, step: int) -> float:
         """Log growth of production per backlogged month; the rate halves every half-life."""
         decay = 0.5 ** (max(step, 0) / (12.0 * self.cfg.production_growth_halflife_years))
-        return float(np.log(self.cfg.production_growth_per_year) / 12 * decay)
+        return math.log(self.cfg.production_growth_per_year) / 12 * decay
 
     def monthly_cut(self) -> float:
         """Log change of production in a month whose backlog is below normal: cuts in
         proportion to the shortfall, at the full rate when the order book is empty."""
         shortfall = 1.0 - min(self.backlog_months / self.cfg.normal_backlog_months, 1.0)
-        return float(np.log(1.0 - self.cfg.production_cut_per_year) / 12 * shortfall)
+        return float(math.log(1.0 - self.cfg.production_cut_per_year) / 12 * shortfall)
 
     def lead_time_months(self) -> float:
         """Months until an order placed now ships: the backlog ahead of it (first in, first

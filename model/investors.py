@@ -20,11 +20,12 @@ pool is a budget, not a cash account: the money itself moves through the ledger,
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from aibubble.config import InvestorConfig
 
 
@@ -38,9 +39,9 @@ class InvestorPool:
     def inflow_usd(self, month: int) -> float:
         """F(t): USD per month of new capital for AI labs, its growth rate halving every half-life."""
         cfg = self.cfg
-        k = np.log(2.0) / cfg.inflow_growth_halflife_years
-        log_growth = np.log(cfg.inflow_growth_per_year) * (1.0 - np.exp(-k * month / 12.0)) / k
-        return float(cfg.inflow_usd_per_month * np.exp(log_growth))
+        k = math.log(2.0) / cfg.inflow_growth_halflife_years
+        log_growth = math.log(cfg.inflow_growth_per_year) * (1.0 - math.exp(-k * month / 12.0)) / k
+        return float(cfg.inflow_usd_per_month * math.exp(log_growth))
 
     def grant(self, month: int, requests: np.ndarray) -> np.ndarray:
         """USD granted per request: in full when the pool covers them all, else pro rata."""

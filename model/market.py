@@ -477,8 +477,9 @@ class AIMarketModel(mesa.Model):
                 t, float(asked), float(granted), bills[lab.index], self.hyperscalers, self.reference_price
             )
         demanded = np.array([lab.tokens_demanded if lab.alive else 0.0 for lab in self.labs])
+        total = demanded.sum()
         for lab in self.labs:
-            lab.observe_share(float(demanded[lab.index] / demanded.sum()) if demanded.sum() > 0 else 0.0)
+            lab.observe_share(float(demanded[lab.index] / total) if total > 0 else 0.0)
         return host_revenue
 
     def _fleet(self, t: int, allocation: Allocation, host_revenue: np.ndarray, wanted: float) -> None:
@@ -600,9 +601,10 @@ class AIMarketModel(mesa.Model):
     def _tobin_q(self) -> float:
         """Capacity-weighted q of the builders at their last plan (1 at month 0)."""
         installed = self.installed_by_host
-        if installed.sum() <= 0:
+        total = installed.sum()
+        if total <= 0:
             return 0.0
-        return float(np.average([hs.q for hs in self.hyperscalers], weights=installed))
+        return float((np.array([hs.q for hs in self.hyperscalers]) * installed).sum() / total)
 
     def _adopted_efficiency(self, labs: list[AILab]) -> float:
         """Share-weighted efficiency of the living labs (last value when none is left)."""
@@ -610,7 +612,8 @@ class AIMarketModel(mesa.Model):
             return self.metrics.get("mean_adopted_efficiency", 1.0)
         efficiency = np.array([lab.efficiency for lab in labs])
         shares = np.array([lab.share for lab in labs])
-        return float(np.average(efficiency, weights=shares) if shares.sum() > 0 else efficiency.mean())
+        total = shares.sum()
+        return float((efficiency * shares).sum() / total if total > 0 else efficiency.mean())
 
     def _token_price(self, labs: list[AILab], spending: float, tokens: float) -> float:
         """USD per million tokens served; the quoted mean when nothing is served, and the
