@@ -6,20 +6,30 @@ tests then press its buttons and move its controls like a person would, and chec
 
 from __future__ import annotations
 
+import html
+import io
+import json
 import statistics
 import time
+import zipfile
 from collections.abc import Callable
+from functools import cache
 
 import ipyvuetify as v
+import jsonschema
+import numpy as np
+import pandas as pd
 import pytest
 import solara
 import solara.widgets
 from click.testing import CliRunner
+from mesa.visualization.utils import force_update
+from solara.components.file_download import FileDownloadWidget
 
-from aibubble import AIMarketModel
+from aibubble import AIMarketModel, finance
 from aibubble.cli.serve import SCENARIO_ENV, viz
 from aibubble.config import scenario_names
-from aibubble.page import app, charts, controls, tables, viz_model
+from aibubble.page import analyst, app, charts, controls, tables, vega, viz_model
 
 
 @pytest.fixture(autouse=True)
@@ -78,17 +88,25 @@ def html_of(rc, css_class: str) -> str:
     return widget.unsafe_innerHTML
 
 
-def plots(rc, unlike: list[str] | None = None, timeout_s: float = 60) -> list[str]:
-    """The six pictures once drawn (in background threads), and different from `unlike` if given."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        now = [w.unsafe_innerHTML for w in _html_widgets(rc, "aibubble-plot")]
-        drawn = len(now) == 6 and all(html.startswith("<img") for html in now)
-        if drawn and (unlike is None or all(a != b for a, b in zip(now, unlike, strict=True))):
-            return now
-        if time.monotonic() > deadline:
-            return now  # the caller's assertion says what is missing
-        time.sleep(0.05)
+def chart_widgets(rc) -> dict[str, vega.VegaChart]:
+    return {w.name: w for w in rc.find(vega.VegaChart).widgets}
+
+
+def chart_updates(rc) -> dict[str, dict]:
+    """Each chart's update (its data, signals and stamp), by chart."""
+    return {name: json.loads(w.update) for name, w in chart_widgets(rc).items()}
+
+
+@cache
+def vega_lite_validator() -> jsonschema.protocols.Validator:
+    """A validator for the Vega-Lite the browser runs (solara-assets ships its JSON schema)."""
+    (vega_lite,) = [path for path in vega.asset_files() if path.parts[-3].startswith("vega-lite@")]
+    schema = json.loads((vega_lite.parent / "vega-lite-schema.json").read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def valid_vega_lite(spec: dict) -> None:
+    vega_lite_validator().validate(spec)
 
 
 def alerts(rc) -> list[str]:
@@ -115,27 +133,32 @@ def test_page_starts_at_the_scenarios_values_with_every_view(render):
     assert sliders["Demand elasticity"] == pytest.approx(1.1)
     assert rc.find(v.Select, label="Scenario").widget.v_model == "sudden-100x"
     assert rc.find(v.TextField, label="Seed (whole number)").widget.v_model == "42"
-    views = plots(rc)
-    assert len(views) == 6 and all(html.startswith('<img src="data:image/png;base64,') for html in views)
-    alts = " ".join(views)
+    views = chart_widgets(rc)
+    assert set(views) == set(charts.CHARTS)
+    descriptions = " ".join(json.loads(w.spec)["description"] for w in views.values())
     for view in ("capacity vs compute demand", "bubble indicator", "efficiency per lab", "rental price"):
-        assert view in alts
+        assert view in descriptions
+    assert all(update["stamp"]["month"] == 0 for update in chart_updates(rc).values())
+    assert 'data-month="0"' in html_of(rc, "aibubble-finance")
     assert "#5" in html_of(rc, "aibubble-hyperscalers")  # six hyperscalers
     assert "lab 19" in html_of(rc, "aibubble-labs")  # twenty labs
     assert model.value.steps == 0
 
 
-def test_step_advances_the_model_one_month_and_redraws_the_views(render):
+def test_step_advances_the_model_one_month_and_sends_every_chart_its_new_data(render):
     model, rc = render()
-    before = plots(rc)
+    before = chart_updates(rc)
     button(rc, "Step").click()
     assert model.value.steps == 1
     until(lambda: shown_time(rc) == "Time: 1.0")
     assert shown_time(rc) == "Time: 1.0"
-    after = plots(rc, unlike=before)
-    assert all(a != b for a, b in zip(before, after, strict=True))  # every view redrawn
+    after = chart_updates(rc)
+    for name in charts.CHARTS:  # every chart gets the month's data, stamped with the month
+        assert after[name]["stamp"]["month"] == 1
+        assert after[name]["datasets"] != before[name]["datasets"]
     until(lambda: "month 1" in html_of(rc, "aibubble-events"))
     assert "month 1" in html_of(rc, "aibubble-events")
+    assert 'data-month="1"' in html_of(rc, "aibubble-finance")
 
 
 def test_discover_now_enters_the_running_model_at_the_current_month(render):
@@ -337,19 +360,201 @@ def test_a_month_at_the_default_population_takes_well_under_the_budget():
 
 
 @pytest.mark.parametrize("scenario", scenario_names())
-def test_every_view_draws_from_the_first_to_the_last_month_of_every_scenario(scenario):
+def test_every_chart_draws_from_the_first_to_the_last_month_of_every_scenario(scenario):
+    """Every spec a chart takes on the way is valid Vega-Lite for the browser's version, and every
+    month's data is JSON (no NaN: JSON has none)."""
     model = viz_model.build_model(scenario)
-    views = [charts.capacity_figure, charts.bubble_figure, charts.efficiency_figure]
-    views += [charts.prices_figure, charts.tokens_figure, charts.capex_figure]
-    for _ in range(2):
-        for view in views:
-            assert charts.png_html(view(model), "view", model.steps).startswith("<img")
+    shapes: dict[str, dict] = {}
+
+    def draw_all() -> None:
+        for name, (draw, _alt) in charts.CHARTS.items():
+            chart = draw(model)
+            shapes[chart.spec.shape] = chart.spec.value
+            update = {"shape": chart.spec.shape, "datasets": chart.datasets, "signals": chart.signals}
+            assert json.loads(vega.text(update))["datasets"], name
         assert tables.event_lines(model) is not None
         assert "lab 0" in tables.lab_table(model) and "#0" in tables.hyperscaler_table(model)
-        while model.running:
+        assert 'class="aibubble-finance-table"' in analyst.finance_html(model)
+
+    for month in range(model.config.run.steps + 1):
+        if month in (0, 1, 12, 40) or not model.running:
+            draw_all()
+        if month == 40:  # the overlay's shapes too
+            living = [lab.index for lab in model.labs if lab.alive]
+            model.discover_now(10.0, False, living[0] if living else None)
+            draw_all()
+        if model.running:
             model.step()
-        living = [lab.index for lab in model.labs if lab.alive]  # the page offers only these
-        model.trigger_discovery(10.0, False, living[0] if living else None, cause="Discover now")
+    draw_all()
+    for spec in shapes.values():
+        valid_vega_lite(spec)
+
+
+def test_a_chart_that_cannot_be_drawn_says_so_on_its_card_and_the_page_goes_on(pages):
+    def broken(model):
+        if model.steps >= 1:
+            raise ValueError("no data")
+        return charts.capacity_chart(model)
+
+    view = charts._chart_component("capacity", broken, "capacity chart")
+    model = viz_model.build_model("baseline")
+    _box, rc = solara.render(view(model), handle_error=False)
+    pages.append(rc)
+    assert json.loads(rc.find(vega.VegaChart).widget.update)["stamp"]["month"] == 0
+    model.step()
+    force_update()  # what Step does after the month
+    until(lambda: any("could not draw the capacity chart: no data" in a for a in alerts(rc)))
+    assert any("could not draw the capacity chart: no data" in a for a in alerts(rc))
+
+
+def test_log_axes_tick_every_decade_and_in_between_when_few():
+    assert charts.log_ticks(np.array([1.5, 30.0])) == [1, 2, 5, 10, 20, 50, 100]
+    assert charts.log_ticks(np.array([0.3, 2e4])) == [0.1, 1, 10, 100, 1000, 1e4, 1e5]
+    assert charts.log_ticks(np.array([np.nan, 0.0])) == [1.0, 10.0]  # nothing a log axis can show
+
+
+def test_the_charts_vega_files_ship_with_solara_assets_so_the_page_needs_no_internet():
+    for path in vega.asset_files():
+        assert path.is_file(), f"{path} is missing: the charts would be fetched from a CDN"
+
+
+# ----------------------------------------------------------------------------- without the discovery
+def step(model, months: int) -> None:
+    for _ in range(months):
+        model.step()
+
+
+def test_the_run_without_the_discovery_is_the_same_run_until_the_discovery_and_then_differs():
+    model = viz_model.build_model("sudden-100x")
+    step(model, 5)
+    assert model.twin is None
+    model.discover_now(100.0, True, 0)
+    twin = model.twin
+    assert twin is not None and twin.steps == model.steps == 5
+    step(model, 6)  # the twin steps with it
+    assert twin.steps == model.steps == 11
+    with_it, without = model.model_frame(), twin.model_frame()
+    pd.testing.assert_frame_equal(with_it.iloc[:6], without.iloc[:6])  # months 0-5: identical
+    assert not with_it["frontier_efficiency"].iloc[6:].equals(without["frontier_efficiency"].iloc[6:])
+    agents_with, agents_without = model.agent_frame(), twin.agent_frame()
+    up_to = agents_with["step"] <= 5
+    pd.testing.assert_frame_equal(
+        agents_with[up_to].reset_index(drop=True),
+        agents_without[agents_without["step"] <= 5].reset_index(drop=True),
+    )
+    kinds = twin.events_frame()
+    assert not (kinds["cause"] == "Discover now").any()  # the twin never had it
+    assert (model.events_frame()["cause"] == "Discover now").sum() == 1
+
+
+def test_a_second_discovery_keeps_the_run_without_any_of_them():
+    model = viz_model.build_model("baseline")
+    step(model, 2)
+    model.discover_now(10.0, True, 0)
+    twin = model.twin
+    step(model, 2)
+    model.discover_now(100.0, False, 1)
+    assert model.twin is twin  # still the run without the page's discoveries
+    assert not any(d.cause == "Discover now" for d in twin.diffusion.discoveries)
+
+
+def test_discover_now_draws_the_run_without_it_on_three_charts_and_reset_drops_it(render):
+    model, rc = render("sudden-100x")
+    button(rc, "Step").click()
+    button(rc, "Discover now").click()
+    assert model.value.twin is not None
+    overlaid = {"capacity", "prices", "capex"}
+    until(lambda: all(chart_updates(rc)[name]["stamp"]["twin"] == 1 for name in overlaid))
+    for name, widget in chart_widgets(rc).items():
+        spec, update = json.loads(widget.spec), json.loads(widget.update)
+        assert (charts.TWIN in json.dumps(spec)) == (name in overlaid), name
+        assert ("twin" in update["datasets"]) == (name in overlaid), name
+        assert update["shape"] == spec["usermeta"]["shape"]  # the data is for the spec it goes with
+    button(rc, "Reset").click()
+    assert model.value.twin is None and model.value.steps == 0
+    until(
+        lambda: all(u["stamp"]["twin"] == 0 and u["stamp"]["month"] == 0 for u in chart_updates(rc).values())
+    )
+    assert all(charts.TWIN not in widget.spec for widget in chart_widgets(rc).values())
+
+
+# ----------------------------------------------------------------------------- the analyst's card
+def test_the_finance_card_shows_this_months_indicators_of_the_whole_run():
+    """The card computes the last row on the last 13 months only: the same row as on the whole run."""
+    model = viz_model.build_model("sudden-100x")
+    for months in (0, 1, 5, 14, 30):
+        step(model, months - model.steps)
+        whole = finance.finance_frame(model.model_frame(), model.config).iloc[-1]
+        pd.testing.assert_series_equal(analyst.finance_row(model), whole, check_names=False)
+    card = analyst.finance_html(model)
+    assert 'data-month="30"' in card
+    for measure in finance.INDICATORS.values():
+        assert html.escape(measure.label) in card
+
+
+def test_a_gauge_past_its_threshold_is_marked_with_the_threshold():
+    model = AIMarketModel(scenario="sudden-100x", overrides={"finance.warn_capex_to_ai_revenue": 0.001})
+    step(model, 13)
+    card = analyst.finance_html(model)
+    assert "⚠ above 0.00×" in card and 'data-warnings="' in card
+    assert finance.warnings(analyst.finance_row(model), model.config)["capex_to_ai_revenue"]
+
+
+def test_values_are_written_with_their_units():
+    assert analyst.value_text(1.5e12, "USD per year") == "$1.5T per year"
+    assert analyst.value_text(0.31, "fraction per year") == "31% per year"
+    assert analyst.value_text(2.0, "ratio") == "2.00×"
+    assert analyst.value_text(14.0, "months") == "14 months"
+    assert analyst.value_text(float("nan"), "months") == "n/a"
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_downloads_hold_the_runs_tables_as_they_are_when_clicked():
+    model = viz_model.build_model("sudden-100x")
+    step(model, 3)
+    parquet = unzip(analyst.zipped_tables(model, "parquet"))
+    assert set(parquet) == {"model.parquet", "agents.parquet", "events.parquet", "finance.parquet"}
+    frame = pd.read_parquet(io.BytesIO(parquet["model.parquet"]))
+    pd.testing.assert_frame_equal(frame, model.model_frame())
+    agents = pd.read_parquet(io.BytesIO(parquet["agents.parquet"]))
+    assert len(agents) == len(model.agent_frame()) and agents["step"].max() == 3
+    events = pd.read_parquet(io.BytesIO(parquet["events.parquet"]))
+    assert len(events) == len(model.events_frame())
+    csv = unzip(analyst.zipped_tables(model, "csv"))
+    assert set(csv) == {"model.csv", "agents.csv", "events.csv", "finance.csv"}
+    frame_csv = pd.read_csv(io.BytesIO(csv["model.csv"]), index_col="step")
+    np.testing.assert_allclose(frame_csv["installed_capacity_h100e"], frame["installed_capacity_h100e"])
+    assert len(pd.read_csv(io.BytesIO(csv["finance.csv"]))) == 4
+
+    model.discover_now(100.0, True, 0)  # later clicks: the run as it is then, with its twin
+    step(model, 2)
+    later = unzip(analyst.zipped_tables(model, "parquet"))
+    assert len(pd.read_parquet(io.BytesIO(later["model.parquet"]))) == 6
+    assert len(pd.read_parquet(io.BytesIO(later["counterfactual/model.parquet"]))) == 6
+    events = pd.read_parquet(io.BytesIO(later["events.parquet"]))
+    assert (events["cause"] == "Discover now").sum() == 1
+
+
+def test_the_download_buttons_build_their_file_when_clicked_from_the_run_as_it_is_then(render, monkeypatch):
+    built: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        analyst, "zipped_tables", lambda model, fmt: built.append((model.steps, fmt)) or b"zip"
+    )
+    _model, rc = render("baseline")
+    button(rc, "Step").click()
+    assert built == []  # rendering (and stepping) never builds a file
+    downloads = {w.filename: w for w in rc.find(FileDownloadWidget).widgets}
+    assert set(downloads) == {"aibubble_baseline_seed42_parquet.zip", "aibubble_baseline_seed42_csv.zip"}
+    downloads["aibubble_baseline_seed42_parquet.zip"].request_download = True  # what a click sets
+    until(lambda: built)
+    button(rc, "Step").click()
+    downloads["aibubble_baseline_seed42_csv.zip"].request_download = True
+    until(lambda: len(built) == 2)
+    assert built == [(1, "parquet"), (2, "csv")]
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def server_environment(scenario: str) -> dict[str, str]:
     env = dict(os.environ)
     env[SCENARIO_ENV] = scenario
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"  # offline and private by default
-    env.setdefault("MPLBACKEND", "Agg")  # figures are rendered to PNG on the server
+    env.setdefault("MPLBACKEND", "Agg")  # no window if anything on the server draws with matplotlib
     # Solara warns on every plain-http loopback page load that it cannot set SameSite=None.
     quiet = "ignore:Cookies with samesite=none require https:UserWarning"
     env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), quiet) if w)

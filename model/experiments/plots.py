@@ -4,9 +4,9 @@ Figures are built on `matplotlib.figure.Figure` directly, never through pyplot, 
 global state and work the same in the CLI (saved to PNG) and in SolaraViz (shown live). The
 backend is chosen by the caller, not here.
 
-The panels and the helpers they draw with are public: the live page (model/page/charts.py)
-draws its views with them, so a run folder's dashboard and the page look alike. Series are
-named, and their units given, as `model.measures.SERIES` declares them.
+The panels and the helpers they draw with are public (the finance page, finance_plots.py,
+draws with them too); the live page draws the same panels in the browser (model/page/charts.py).
+Series are named, and their units given, as `model.measures.SERIES` declares them.
 """
 
 from __future__ import annotations

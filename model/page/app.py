@@ -10,7 +10,10 @@ render intervals) and the model parameters; the main area holds, as draggable ca
 - "Discover now" and, above it, where the run stands now (controls.py);
 - capacity vs demand with utilization, the bubble indicator, efficiency per lab with
   discovery markers, rental prices, tokens and token price, capex with GPU orders and
-  backlog (charts.py);
+  backlog (charts.py, drawn in the browser); after "Discover now" the capacity, price and capex
+  charts also show the same seed without the discovery, dashed;
+- the analyst's card: the month's finance indicators, and the run's tables to download
+  (analyst.py);
 - the recent event log and tables of hyperscalers and labs (tables.py).
 
 Parameters apply on Reset (Mesa's rule). A slider left where it started keeps the chosen
@@ -26,6 +29,7 @@ import solara
 from mesa.visualization import SolaraViz
 
 from aibubble.config import ConfigError
+from aibubble.page.analyst import FinanceCard
 from aibubble.page.charts import BubbleView, CapacityView, CapexView, EfficiencyView, PriceView, TokenView
 from aibubble.page.controls import DiscoverNow
 from aibubble.page.tables import EventLogView, HyperscalerTable, LabTable
@@ -42,6 +46,7 @@ CSS = """
 COMPONENTS: list[tuple[Callable, int]] = [
     (DiscoverNow, 0),
     (CapacityView, 0),
+    (FinanceCard, 0),
     (BubbleView, 0),
     (EfficiencyView, 0),
     (EventLogView, 0),

@@ -122,7 +122,7 @@ def DiscoverNow(model: VizMarket):
             return
         lab = _lab_choice(label)
         publish = True if lab is None else is_open.value  # independents always publish
-        model.trigger_discovery(float(gain), publish, lab, cause="Discover now")
+        model.discover_now(float(gain), publish, lab)
         now = model.steps
         own = f"{label} adopts it in month {now + d.implementation_lag_months}; " if lab is not None else ""
         if publish:
