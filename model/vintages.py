@@ -43,6 +43,8 @@ class VintageBook:
 
     def buy(self, vintage: int, h100e: float, cost: float, opex: float) -> None:
         """Record a delivery: `cost` USD for `h100e` running at `opex` USD per H100e-hour."""
+        if vintage < self.first:
+            raise ValueError(f"vintage {vintage} is older than the book's first month {self.first}")
         self._fit(max(vintage, 0))
         row = vintage - self.first
         self.h100e[row] += h100e

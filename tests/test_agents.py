@@ -30,7 +30,9 @@ from aibubble.efficiency import Diffusion
 from aibubble.events import EventLog
 from aibubble.gpu_market import GpuVendor, Order
 from aibubble.ledger import Ledger
+from aibubble.market import FLEET_HISTORY_MONTHS
 from aibubble.measures import HOURS_PER_MONTH as H
+from aibubble.vintages import VintageBook
 
 
 class World(mesa.Model):
@@ -42,6 +44,7 @@ class World(mesa.Model):
         self.ledger = Ledger()
         self.events = EventLog()
         self.contracts = ContractBook()
+        self.vintages = VintageBook(-FLEET_HISTORY_MONTHS, 12)
         self.streams = {"exits": np.random.default_rng(seed), "architects": np.random.default_rng(seed + 1)}
         self.seed_entropy = seed
         self.background_efficiency = 2.0
