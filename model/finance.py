@@ -30,6 +30,7 @@ import numpy as np
 import numpy_financial as npf
 import pandas as pd
 
+from aibubble.gpu_market import hardware_performance
 from aibubble.measures import HOURS_PER_MONTH, Measure
 
 if TYPE_CHECKING:
@@ -191,6 +192,13 @@ def _ratio(a: pd.Series, b: pd.Series) -> pd.Series:
 
 def finance_frame(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """One row per month of a model frame, the columns of INDICATORS."""
+    out = pd.concat([_revenue_and_gauges(frame, config), _new_gpu(frame, config)], axis=1)
+    return out[list(INDICATORS)]
+
+
+def _revenue_and_gauges(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The revenue gap and the gauges: trailing flows only, no per-month IRR (the run summary
+    needs just these)."""
     f, hs = config.finance, config.hyperscalers
     steps = _steps(frame, config)
     capex = _trailing(frame, "capex_usd")
@@ -210,8 +218,7 @@ def finance_frame(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     out["capex_to_operating_cash_flow"] = _ratio(capex, cash_flow)
     out["debt_funded_share_of_capex"] = _ratio(_trailing(frame, "builder_borrowing_usd"), capex)
     out["lab_commitments_to_revenue"] = _ratio(frame["lab_commitments_usd"].astype(float), ai)
-    out = pd.concat([out, _new_gpu(frame, config)], axis=1)
-    return out[list(INDICATORS)]
+    return out
 
 
 def _new_gpu(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -221,7 +228,7 @@ def _new_gpu(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     steps = _steps(frame, config)
     rent = _rent(frame)
     price = frame["gpu_price_usd_per_h100e"].to_numpy(float)
-    opex = hs.opex_usd_per_gpu_hour / 2.0 ** (steps / (12.0 * config.efficiency.hardware_doubling_years))
+    opex = hs.opex_usd_per_gpu_hour / hardware_performance(steps, config.efficiency.hardware_doubling_years)
     utilization = frame["utilization"].to_numpy(float)
     rate = monthly_rate(hs.discount_rate_per_year)
     irr, npv, payback = (np.full(len(frame), math.nan) for _ in range(3))
@@ -321,7 +328,7 @@ def vintage_table(
 
 def summary(book: VintageBook, in_service: np.ndarray, frame: pd.DataFrame, config: Config) -> dict[str, Any]:
     """The run's finance outcomes (see measures.OUTCOMES)."""
-    fin = finance_frame(frame, config)
+    fin = _revenue_and_gauges(frame, config)
     table = vintage_table(book, in_service, frame, config)
     gap = fin["revenue_gap_usd_per_year"].dropna()
     irr = table["expected_irr_per_year"].dropna()

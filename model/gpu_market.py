@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,12 @@ class Order:
     price_usd_per_h100e: float
     placed: int  # step
     firm: float = 0.0  # H100e of it that cannot be cancelled (prepaid or take-or-pay)
+
+
+def hardware_performance(step: Any, doubling_years: float) -> Any:
+    """H100e per physical GPU bought at `step` (month 0 = 1): FLOP per dollar doubles every
+    `doubling_years` (scalar or array)."""
+    return 2.0 ** (step / (12.0 * doubling_years))
 
 
 @dataclass
@@ -56,7 +63,7 @@ class GpuVendor:
 
     def hardware_performance(self, step: float) -> float:
         """H100e per physical GPU bought at `step` (month 0 = 1): FLOP/$ doubling."""
-        return 2.0 ** (step / (12.0 * self.hw.hardware_doubling_years))
+        return hardware_performance(step, self.hw.hardware_doubling_years)
 
     def monthly_growth(self, step: int) -> float:
         """Log growth of production per backlogged month; the rate halves every half-life."""
