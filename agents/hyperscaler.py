@@ -184,7 +184,7 @@ class Hyperscaler(mesa.Agent):
     def remaining_life(self, step: int) -> np.ndarray:
         """Months of book life left per cohort, this month included (a cohort is first
         depreciated the month after its delivery)."""
-        return np.maximum(self.born + (self.cfg.book_life_months + 1 - step), 0)
+        return np.maximum(self.cfg.book_life_months + 1 - step + self.born, 0)
 
     def depreciate(self, step: int) -> float:
         """Straight-line depreciation of the carrying amount over the remaining book life

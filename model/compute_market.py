@@ -205,7 +205,8 @@ def allocate(
     n_labs, n_hosts = inference_need.size, installed.size
     committed = book.by_host(n_hosts)
     delivery = np.divide(installed, committed, out=np.ones(n_hosts), where=committed > installed)
-    held = np.bincount(book.lab, weights=book.h100e * delivery[book.host], minlength=n_labs)
+    delivered = book.h100e * delivery[book.host]  # H100e each contract delivers
+    held = np.bincount(book.lab, weights=delivered, minlength=n_labs)
     res_cost = np.bincount(book.lab, weights=book.h100e * book.price * HOURS_PER_MONTH, minlength=n_labs)
     budget = training_budget_usd * trading
     inf_res = np.minimum(inference_need, held)
@@ -214,9 +215,7 @@ def allocate(
     unit_cost = np.divide(res_cost, held * HOURS_PER_MONTH, out=np.zeros(n_labs), where=held > 0)
     spot_budget = np.maximum(budget - train_res * unit_cost * HOURS_PER_MONTH, 0.0)
     used_share = np.divide(inf_res + train_res, held, out=np.zeros(n_labs), where=held > 0)
-    host_used = np.bincount(
-        book.host, weights=book.h100e * delivery[book.host] * used_share[book.lab], minlength=n_hosts
-    )
+    host_used = np.bincount(book.host, weights=delivered * used_share[book.lab], minlength=n_hosts)
     reserved_used = []
     for j, offer in enumerate(offers):
         total = offer.reserved.sum()
