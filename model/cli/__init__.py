@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from aibubble.cli.calibrate import calibrate
 from aibubble.cli.errors import OneLineErrors, UserError, people_errors
 from aibubble.cli.findings import report
 from aibubble.cli.serve import viz
@@ -328,3 +329,4 @@ main.add_command(sweep)
 main.add_command(analyze)
 main.add_command(viz)
 main.add_command(report)
+main.add_command(calibrate)

@@ -82,6 +82,10 @@ class LocalBackend:
             self.pool = self._new_pool()
             return self.pool.submit(run_task, task)
 
+    def imap(self, fn: Any, items: list[Any]) -> Any:
+        """`fn` over `items` on the workers, results in the items' order (calibration's batches)."""
+        return self.pool.map(fn, items)
+
     def wait_any(self, futures: Any) -> set[Any]:
         from concurrent.futures import wait
 
@@ -131,6 +135,11 @@ class DaskBackend:
         return self.client.submit(
             run_task, task, pure=False, key=f"aibubble-run-{task['run_id']}-{os.urandom(4).hex()}"
         )
+
+    def imap(self, fn: Any, items: list[Any]) -> Any:
+        """`fn` over `items` on the cluster, results in the items' order (calibration's batches)."""
+        for future in self.client.map(fn, items, pure=False):
+            yield future.result()
 
     def wait_any(self, futures: Any) -> set[Any]:
         from distributed import wait

@@ -1,0 +1,85 @@
+"""`aibubble calibrate`: estimate the behavioural parameters against the record.
+
+A plain `click.Command`, registered on the main group in `model/cli/__init__.py`. Exit codes:
+0 done; 2 a mistake in the spec, its targets, an option or the folder (one `error:` line, and no
+folder is made); 130 interrupted (the folder is resumable with --resume).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from aibubble.cli.errors import UserError, people_errors
+
+
+@click.command("calibrate")
+@click.argument("spec_file", metavar="SPEC", required=False)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this machine (1 worker runs in this process); dask: a Dask cluster.",
+)
+@click.option("--workers", "-w", type=click.IntRange(min=1), help="Workers (default: CPUs on this machine).")
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/calibrations"),
+    show_default=True,
+    help="Folder that receives the calibration folder.",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Continue the calibration in this folder (its frozen spec and targets).",
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: only on a terminal).")
+@people_errors
+def calibrate(
+    spec_file: str | None,
+    backend: str,
+    workers: int | None,
+    scheduler: str | None,
+    out_dir: Path,
+    resume_dir: Path | None,
+    progress: bool | None,
+) -> None:
+    """Screen (Morris), estimate (ABC-SMC with pyabc) and check (posterior predictive, with the
+    2026 figures out of sample) the parameters in SPEC: a file, or a shipped spec's name
+    (config/calibration/, e.g. record-2025). Writes OUT/<timestamp>_<name>/ (see
+    `aibubble.calibration.run`)."""
+    from aibubble.calibration.run import calibrate as run_calibration
+    from aibubble.calibration.spec import spec_path
+    from aibubble.experiments.sweeps import default_workers
+
+    if (spec_file is None) == (resume_dir is None):
+        raise UserError("give a SPEC, or --resume DIR (not both)")
+    if scheduler and backend != "dask":
+        raise UserError("--scheduler needs --backend dask")
+    if resume_dir is not None and not resume_dir.is_dir():
+        raise UserError(f"{resume_dir}: no such calibration folder")
+    try:
+        folder = run_calibration(
+            spec_path(spec_file) if spec_file else None,
+            out_root=out_dir,
+            backend=backend,
+            workers=workers or default_workers(),
+            scheduler=scheduler,
+            resume=resume_dir,
+            progress=sys.stderr.isatty() if progress is None else progress,
+            say=click.echo,
+        )
+    except KeyboardInterrupt:
+        click.echo("interrupted: continue with --resume on the folder printed above", err=True)
+        sys.exit(130)
+    click.echo(f"done: {folder}")
+    click.echo(f"  posterior: {folder / 'posterior.csv'}; checks: {folder / 'predictive.csv'}")
