@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from aibubble.cli.calibrate import calibrate
+from aibubble.cli.calibrate import calibrate, predict
 from aibubble.cli.errors import OneLineErrors, UserError, people_errors
 from aibubble.cli.findings import report
 from aibubble.cli.serve import viz
@@ -330,3 +330,4 @@ main.add_command(analyze)
 main.add_command(viz)
 main.add_command(report)
 main.add_command(calibrate)
+main.add_command(predict)

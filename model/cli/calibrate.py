@@ -83,3 +83,76 @@ def calibrate(
         sys.exit(130)
     click.echo(f"done: {folder}")
     click.echo(f"  posterior: {folder / 'posterior.csv'}; checks: {folder / 'predictive.csv'}")
+
+
+@click.command("predict")
+@click.argument("folder", metavar="CALIBRATION_DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--draws", "n_draws", type=click.IntRange(min=1), default=50, show_default=True, help="Posterior draws."
+)
+@click.option(
+    "--seeds", "n_seeds", type=click.IntRange(min=1), default=4, show_default=True, help="Seeds per draw."
+)
+@click.option(
+    "--year",
+    type=click.IntRange(2024, 2033),
+    default=2027,
+    show_default=True,
+    help="Year of the open discoveries.",
+)
+@click.option("--steps", type=click.IntRange(min=1), help="Months per run (default: the base scenario's).")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Master seed of draws and seeds."
+)
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--workers", "-w", type=click.IntRange(min=1), help="Workers (default: CPUs on this machine).")
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Dask scheduler (default with --backend dask: a LocalCluster)."
+)
+@people_errors
+def predict(
+    folder: Path,
+    n_draws: int,
+    n_seeds: int,
+    year: int,
+    steps: int | None,
+    seed: int,
+    backend: str,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    """P(glut), P(bubble), glut length and losses for open 2x, 10x, 100x discoveries in YEAR and a
+    steady 10x/yr, over posterior draws x seeds of a finished calibration; writes
+    CALIBRATION_DIR/predict.parquet and predict.csv."""
+    from aibubble.calibration import predict as pr
+    from aibubble.calibration.run import ordered_map
+    from aibubble.experiments.files import atomic_write_text, write_parquet
+    from aibubble.experiments.sweeps import default_workers
+
+    status = _status(folder)
+    if status != "complete":
+        raise UserError(
+            f"{folder}: the calibration is {status}; finish it with `aibubble calibrate --resume`"
+        )
+    if scheduler and backend != "dask":
+        raise UserError("--scheduler needs --backend dask")
+    n = len(pr.shocks(year)) * n_draws * n_seeds
+    click.echo(f"{n} runs: {len(pr.shocks(year))} shocks x {n_draws} posterior draws x {n_seeds} seeds")
+    with ordered_map(backend, workers or default_workers(), scheduler) as (map_, description):
+        click.echo(f"on {description}")
+        runs = pr.predict(folder, map_, n_draws=n_draws, n_seeds=n_seeds, year=year, steps=steps, seed=seed)
+    tab = pr.table(runs)
+    write_parquet(runs, folder / "predict.parquet")
+    atomic_write_text(folder / "predict.csv", tab.to_csv(index=False))
+    for line in pr.lines(tab):
+        click.echo(line)
+    click.echo(f"written: {folder / 'predict.csv'}")
+
+
+def _status(folder: Path) -> str:
+    import json
+
+    try:
+        return str(json.loads((folder / "manifest.json").read_text())["status"])
+    except (OSError, ValueError, KeyError):
+        raise UserError(f"{folder}: not a calibration folder (no readable manifest.json)") from None
