@@ -55,10 +55,13 @@ def test_a_miss_is_zero_inside_a_range_and_one_at_one_uncertainty() -> None:
 def test_shipped_targets_keep_2026_out_of_sample_and_every_moment_is_a_number() -> None:
     """The out-of-sample rule as a test: a figure dated 2026 or later is never fitted."""
     targets = load_targets("record-2023-2025")
+    sources = Path(__file__).resolve().parents[1] / "docs" / "sources.md"
+    entries = set(re.findall(r"^#+ ([a-z0-9-]+)$", sources.read_text(), flags=re.M))
     for t in targets.targets:
         years = [int(y) for y in re.findall(r"20\d\d", t.date)]
         assert t.out_of_sample == (max(years) >= 2026), t.name
-        assert "sources.md#" in t.source, t.name
+        cited = re.findall(r"sources\.md#([a-z0-9-]+)", t.source)
+        assert cited and set(cited) <= entries, (t.name, cited)
     months = targets.months(targets.targets)
     frames = {}
     for role, scenario in (("baseline", "baseline"), ("deepseek", "deepseek-2025")):

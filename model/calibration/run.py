@@ -14,6 +14,7 @@
         predictive.csv     per target (2026 ones marked out of sample): record, median [5 %, 95 %]
         calibrated.yaml    the posterior medians as a parameter file (`extends`-able overrides)
         diagnostics.png, marginals.png, pairs.png, predictive.png
+        README.md          all of it for people (and the answer, once `aibubble predict` has run)
 
 Stages run in order and each leaves its file; `--resume` skips a stage whose file is there and
 continues ABC from the last generation in abc.db (the seeded sampler makes the continued run
@@ -390,4 +391,7 @@ def calibrate(
             "wall_seconds_last_session": round(time.perf_counter() - t0, 1),
         },
     )
+    from aibubble.calibration.summary import write_readme
+
+    write_readme(folder)
     return folder

@@ -1,0 +1,97 @@
+"""A calibration folder's README.md: the posterior, convergence, the checks against the record
+(2026 out of sample) and, once `aibubble predict` has run, the answer. Built from the folder's
+own tables, so it is rewritten whenever one of them is."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from aibubble.experiments.files import atomic_write_text
+
+
+def _g(v: float) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+
+
+def readme(folder: Path) -> str:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    post = pd.read_csv(folder / "posterior.csv")
+    gens = pd.read_csv(folder / "generations.csv")
+    checks = pd.read_csv(folder / "predictive.csv")
+    lines = [
+        f"# Calibration '{manifest['name']}'",
+        "",
+        f"Made by `{manifest['command']}` on {manifest['backend']} (seed {manifest['seed']}, commit "
+        f"{(manifest['git'] or {}).get('commit')}, pyabc {manifest['versions'].get('pyabc')}); "
+        f"{int(gens['simulations'].sum())} simulations in {len(gens)} generations, final epsilon "
+        f"{gens['epsilon'].iloc[-1]:.3g} (RMS standardised miss).",
+        "",
+        "## Posterior (last generation)",
+        "",
+        "| parameter | median | 90 % interval | prior | base value |",
+        "|---|---|---|---|---|",
+    ]
+    for r in post.to_dict("records"):
+        prior = f"{_g(r['prior_min'])}-{_g(r['prior_max'])}{' (log)' if r['log_prior'] else ''}"
+        lines.append(
+            f"| `{r['key']}` [{r['unit']}] | {_g(r['median'])} | [{_g(r['q05'])}, {_g(r['q95'])}] | {prior} "
+            f"| {_g(r['base_value'])} |"
+        )
+    lines += [
+        "",
+        "## Generations",
+        "",
+        "| generation | epsilon | simulations | acceptance |",
+        "|---|---|---|---|",
+        *(
+            f"| {int(r['generation'])} | {r['epsilon']:.3g} | {int(r['simulations'])} "
+            f"| {100 * r['acceptance_rate']:.1f} % |"
+            for r in gens.to_dict("records")
+        ),
+        "",
+        "## Posterior-predictive checks",
+        "",
+        "Fresh runs at posterior draws, one seed each. 'within' is the share of draws within one",
+        "measurement uncertainty of the record. Rows marked 2026 are out of sample: never fitted.",
+        "",
+        "| target | sample | record | simulated median [5 %, 95 %] | within |",
+        "|---|---|---|---|---|",
+    ]
+    for r in checks.to_dict("records"):
+        lines.append(
+            f"| {r['target']} | {r['sample']} | {r['record']} | {_g(r['median'])} [{_g(r['q05'])}, "
+            f"{_g(r['q95'])}] | {100 * r['share_within_1sd']:.0f} % |"
+        )
+    lines += [
+        "",
+        "![predictive](predictive.png)",
+        "",
+        "![marginals](marginals.png)",
+        "",
+        "![diagnostics](diagnostics.png)",
+    ]
+    if (folder / "predict.csv").exists():
+        from aibubble.calibration.predict import lines as predict_lines
+
+        tab = pd.read_csv(folder / "predict.csv")
+        lines += [
+            "",
+            "## The answer over the posterior (`aibubble predict`)",
+            "",
+            f"{int(tab['runs'].iloc[0])} runs per shock (posterior draws x seeds, shared across shocks).",
+            "P(...) [95 % Wilson]; 'by draw' is the 5-95 % band of the per-draw probability; the effect",
+            "is the paired difference in P(bubble) against no shock.",
+            "",
+            "```",
+            *predict_lines(tab),
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(folder: Path) -> None:
+    atomic_write_text(folder / "README.md", readme(folder))
