@@ -33,6 +33,8 @@ Figures, per population size `users_<n>.`:
                       the floor that any run pays
 - peak_rss            peak resident memory of the whole process (ru_maxrss, the kernel's
                       high-water mark; includes the interpreter, libraries and every repeat)
+- calibration.*       simulations per second of `aibubble calibrate` on 1 and 2 workers, and the
+                      sampler's overhead per simulation (see benchmarks/calibration.py)
 - traced_peak         peak of Python and numpy allocations (tracemalloc; numpy reports its
                       array buffers to it) while building the model and stepping one month:
                       the model's own state, without the interpreter and libraries
@@ -215,6 +217,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--steps", type=int, default=120, help="months per run (default: 120)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best counts (default: 3)")
+    parser.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip the calibration figures (benchmarks/calibration.py)",
+    )
     parser.add_argument("--worker", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if min([args.steps, args.repeat, *args.users]) < 1:
@@ -245,6 +252,17 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(_json_lines(results)))
     print(json.dumps({"name": "B", "value": round(common["B"], 1), "unit": "agent-steps/s"}))
     print(json.dumps({"name": "strategic_us", "value": round(common["strategic_us"], 3), "unit": "us"}))
+    if not args.no_calibration:
+        from benchmarks import calibration
+
+        print("measuring calibration throughput on 1 and 2 workers ...", file=sys.stderr)
+        figures = calibration.run(population=40, bare_sims=30, boltzmann=common["B"])
+        if not args.json:
+            print("\n".join(calibration.lines(figures)))
+        for k, v in figures.items():
+            print(
+                json.dumps({"name": f"calibration.{k}", "value": round(v, 6), "unit": calibration.UNITS[k]})
+            )
 
 
 if __name__ == "__main__":
