@@ -14,13 +14,25 @@ Figures:
 - bare.runs_per_s.<w>w  the same loop split over w processes started together: what this machine
                         can give w workers at best (on a VM, 2 vCPUs may not be 2 cores)
 - sweep.runs_per_s.<w>w sweep throughput with w local worker processes: runs / wall time of
-                        `run_sweep` (starting the workers, every result file, ledger line and the
+                        `run_sweep` (starting the workers, every part file, ledger line and the
                         final results.parquet included)
 - speedup.<w>w          sweep.runs_per_s.<w>w / sweep.runs_per_s.1w
 - efficiency.<w>w       parallel efficiency: speedup / w
 - efficiency_vs_machine.<w>w  sweep.runs_per_s.<w>w / bare.runs_per_s.<w>w: the sweep
                         machinery's share of what the machine allows
 - overhead_per_run_s    1 / sweep.runs_per_s.1w - bare.run_s: the cost of the sweep per run
+- overhead_share        overhead_per_run_s / bare.run_s (target: under 0.1); a ratio within one
+                        invocation, so less at the mercy of a busy machine than the seconds
+- sweep.task_s.<w>w      mean seconds a worker spent in `run_task` per run (from the ledger)
+- sweep.driver_cpu_per_run_s.<w>w  the driver's CPU seconds per run (submitting, collecting,
+                        writing parts and ledger, building the tables)
+- paired_overhead_per_run_s  sweep.wall_s.1w / runs - sweep.task_s.1w: what the sweep adds
+                        around the worker's run (pool start, IPC, idle time, the final tables),
+                        measured in the same minutes as the runs, so that a machine whose load
+                        changes between the bare loop and the sweep does not swamp it
+- paired_overhead_share paired_overhead_per_run_s / sweep.task_s.1w
+- config_build_s        what a worker spends per run on its config: the resolved base with the
+                        run's values, validated (`run_config_data` + `build`), in this process
 - driver_peak_rss.<n>   peak resident memory (ru_maxrss) of the driver process for a sweep of n
                         tiny runs (20 user segments, 6 months) on 2 workers: it should not grow
                         with n, since results go to disk as they arrive
@@ -67,12 +79,22 @@ def measure_sweep(n: int, workers: int, fixed: dict[str, object]) -> dict[str, f
     prepared = prepare(spec, "benchmark")
     with tempfile.TemporaryDirectory() as tmp:
         store = create_sweep(prepared, Path(tmp), "python -m benchmarks.sweeps")
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         outcome = run_sweep(store, prepared, workers=workers, progress=False)
         seconds = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        in_task = [r["duration_s"] for r in store.read_ledger() if r.get("status") == "ok"]
     if outcome.ok != n:
         raise SystemExit(f"benchmark sweep: {outcome.failed} of {n} runs failed")
-    return {"seconds": seconds, "runs_per_s": n / seconds, "driver_peak_rss_mb": _max_rss_mb()}
+    driver_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {
+        "seconds": seconds,
+        "runs_per_s": n / seconds,
+        "task_s": sum(in_task) / len(in_task),
+        "driver_cpu_per_run_s": driver_cpu / n,
+        "driver_peak_rss_mb": _max_rss_mb(),
+    }
 
 
 def sweep_seeds(n: int) -> list[int]:
@@ -93,6 +115,20 @@ def measure_loop(seeds: list[int]) -> dict[str, float]:
             m.step()
         m.summary()
     return {"seconds": time.perf_counter() - t0}
+
+
+def config_build_seconds(repeats: int = 200) -> float:
+    """Seconds per run that a worker spends making and validating its config."""
+    from aibubble.config import build
+    from aibubble.experiments.sweeps import parse_spec, prepare
+    from aibubble.experiments.sweeps.design import RowReader, run_config_data
+
+    prepared = prepare(parse_spec(_spec(1, {}, "build"), "benchmark"), "benchmark")
+    task = prepared.task(RowReader(prepared.design)[0])
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        build(run_config_data(task["base"], {**task["overrides"], "run.seed": task["seed"]}), "run")
+    return (time.perf_counter() - t0) / repeats
 
 
 def bare_loops(seeds: list[int], processes: int) -> float:
@@ -178,13 +214,22 @@ def main(argv: list[str] | None = None) -> None:
         rates[w] = r["runs_per_s"]
         figures.append((f"sweep.runs_per_s.{w}w", r["runs_per_s"], "runs/s"))
         figures.append((f"sweep.wall_s.{w}w", r["seconds"], "s"))
+        figures.append((f"sweep.task_s.{w}w", r["task_s"], "s"))
+        figures.append((f"sweep.driver_cpu_per_run_s.{w}w", r["driver_cpu_per_run_s"], "s"))
+        if w == 1:  # measured in the same minutes as the runs: what the sweep adds around run_task
+            paired = r["seconds"] / args.runs - r["task_s"]
+            figures.append(("paired_overhead_per_run_s", paired, "s"))
+            figures.append(("paired_overhead_share", paired / r["task_s"], "fraction"))
     for w, rate in rates.items():
         if 1 in rates and w > 1:
             figures.append((f"speedup.{w}w", rate / rates[1], "x"))
             figures.append((f"efficiency.{w}w", rate / (w * rates[1]), "fraction"))
         figures.append((f"efficiency_vs_machine.{w}w", rate / bare[w], "fraction"))
     if 1 in rates:
-        figures.append(("overhead_per_run_s", 1 / rates[1] - 1 / bare[1], "s"))
+        overhead = 1 / rates[1] - 1 / bare[1]
+        figures.append(("overhead_per_run_s", overhead, "s"))
+        figures.append(("overhead_share", overhead * bare[1], "fraction"))
+    figures.append(("config_build_s", config_build_seconds(), "s"))
     for n in args.memory:
         print(f"sweep of {n} tiny runs on 2 workers (memory) ...", file=log)
         r = _fresh("sweep", n=n, workers=2, fixed={"n_users": 20, "steps": 6})

@@ -1,7 +1,8 @@
-"""Sweeps: specs are validated up front, every run is written once, a killed sweep resumes to the
-same results, a Dask cluster gives the same results as local processes, a failing run is
-recorded and the rest finish, a lost worker costs no run, no worker outlives a killed driver,
-and the driver's memory does not grow with the number of runs.
+"""Sweeps: specs are validated up front, every run is written once (many runs to a part file, not
+one file per run), a killed sweep resumes to the same results, a Dask cluster gives the same
+results as local processes, a failing run is recorded and the rest finish, a lost worker costs
+no run, no worker outlives a killed driver, old folders with one file per run still resume, and
+the driver's memory does not grow with the number of runs.
 
 Runs are tiny (200 user segments, 24 months) so that the real model runs in every test.
 """
@@ -24,6 +25,8 @@ from typing import Any
 
 import pandas as pd
 import psutil  # a dependency of dask[distributed]
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -73,6 +76,24 @@ def ledger(folder: Path) -> list[dict[str, Any]]:
 
 def results(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(folder / "results.parquet")
+
+
+def part_files(folder: Path) -> list[Path]:
+    return sorted((folder / "parts").glob("part-*.parquet"))
+
+
+def parts_table(folder: Path) -> pa.Table:
+    """Every run in the folder's part files, by run id."""
+    table = pa.concat_tables([pq.read_table(p) for p in part_files(folder)])
+    return table.sort_by("run_id")
+
+
+def rewrite_parts(folder: Path, tables: list[pa.Table]) -> None:
+    """Replace the folder's part files by these tables, one part each."""
+    for path in part_files(folder):
+        path.unlink()
+    for i, table in enumerate(tables):
+        pq.write_table(table, folder / "parts" / f"part-{i:06d}.parquet", row_group_size=3)
 
 
 @pytest.fixture(scope="module")
@@ -242,8 +263,9 @@ def test_a_list_design_runs_exactly_its_points_and_records_the_base_value_of_key
 def test_a_grid_sweep_on_two_workers_writes_every_run_once(uninterrupted):
     records = ledger(uninterrupted)
     assert Counter(r["run_id"] for r in records if r["status"] == "ok") == Counter(range(N_RUNS))
-    files = sorted(uninterrupted.glob("runs/*/*.json"))
-    assert [int(p.stem) for p in files] == list(range(N_RUNS))
+    assert len(part_files(uninterrupted)) == 1  # 12 runs in well under PART_SECONDS: one part
+    assert parts_table(uninterrupted).column("run_id").to_pylist() == list(range(N_RUNS))
+    assert not (uninterrupted / "runs").exists()  # no file per run
     res = results(uninterrupted)
     assert res["run_id"].tolist() == list(range(N_RUNS))
     assert (res["status"] == "ok").all()
@@ -283,6 +305,16 @@ def _wait_for(predicate: Any, timeout: float, what: str, poll: float = 0.01) -> 
         time.sleep(poll)
 
 
+# `python -m aibubble.cli.sweeps` with a part file every 2 runs (PART_RUNS is 500)
+SMALL_PARTS = (
+    "import sys\n"
+    "from aibubble.experiments.sweeps import driver\n"
+    "driver.PART_RUNS = 2\n"
+    "from aibubble.cli.sweeps import _standalone\n"
+    "_standalone(sys.argv[1:])\n"
+)
+
+
 def _ok_lines(folder: Path) -> int:
     path = folder / "ledger.jsonl"
     return path.read_text().count('"status":"ok"') if path.exists() else 0
@@ -291,17 +323,8 @@ def _ok_lines(folder: Path) -> int:
 def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_a_run(uninterrupted, tmp_path):
     spec = write_spec(tmp_path, GRID)
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "aibubble.cli.sweeps",
-        "sweep",
-        str(spec),
-        "--workers",
-        "2",
-        "--out",
-        str(out),
-    ]
+    # the sweep command with a part file every 2 runs, so that it is killed between parts
+    command = [sys.executable, "-c", SMALL_PARTS, "sweep", str(spec), "--workers", "2", "--out", str(out)]
     proc = subprocess.Popen(
         [*command, "--no-analyze"],
         cwd=REPO,
@@ -322,6 +345,8 @@ def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_a_run(u
     done_before = _ok_lines(folder)
     assert 3 <= done_before < N_RUNS, "the sweep should have been killed mid-way"
     assert not (folder / "results.parquet").exists()
+    written = parts_table(folder).column("run_id").to_pylist() if part_files(folder) else []
+    assert len(written) >= done_before  # a part's ledger lines never come before the part
 
     result = invoke(sweep, "--resume", folder, "--workers", 2, "--no-analyze")
     assert result.exit_code == 0, result.output
@@ -340,22 +365,97 @@ def test_a_sweep_killed_with_sigkill_resumes_without_losing_or_repeating_a_run(u
     assert len(ledger(folder)) == len(records)
 
 
-def test_a_torn_ledger_line_and_a_half_written_result_are_tolerated_on_resume(uninterrupted, tmp_path):
+def test_a_torn_ledger_line_and_a_half_written_part_are_tolerated_on_resume(uninterrupted, tmp_path):
     import shutil
 
     folder = tmp_path / "copy"
     shutil.copytree(uninterrupted, folder)
     (folder / ".lock").unlink(missing_ok=True)
-    victim = folder / "runs" / "000" / "000005.json"
-    victim.write_text(victim.read_text()[:100])  # as if the disk lost the end of the file
-    (folder / "runs" / "000" / ".000006.json.tmp-999").write_text("{")
+    table = parts_table(folder)
+    rewrite_parts(folder, [table.slice(0, 4), table.slice(4, 4), table.slice(8, 4)])
+    victim = folder / "parts" / "part-000001.parquet"
+    victim.write_bytes(victim.read_bytes()[:100])  # as if the disk lost the end of the file
+    (folder / "parts" / ".part-000003.parquet.tmp-999.parquet").write_bytes(b"PAR1")  # a killed write
     with open(folder / "ledger.jsonl", "a") as fh:
         fh.write('{"run_id": 9, "status": "o')  # a kill in the middle of a ledger write
     result = invoke(sweep, "--resume", folder, "--workers", 1, "--no-analyze")
     assert result.exit_code == 0, result.output
-    assert "1 run now" in result.output  # only run 5 again
+    assert "4 run now" in result.output  # only the runs of the broken part (4 to 7) again
     pd.testing.assert_frame_equal(results(folder), results(uninterrupted))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folder / "series.parquet"), pd.read_parquet(uninterrupted / "series.parquet")
+    )
     assert not list(folder.rglob(".*.tmp-*"))
+
+
+def test_runs_whose_part_was_written_but_not_their_ledger_lines_are_not_run_again(uninterrupted, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(uninterrupted, folder)
+    (folder / ".lock").unlink(missing_ok=True)
+    kept = [r for r in ledger(folder) if r["run_id"] not in (3, 4)]  # killed between part and ledger
+    (folder / "ledger.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    result = invoke(sweep, "--resume", folder, "--workers", 1, "--no-analyze")
+    assert result.exit_code == 0 and "0 run now" in result.output, result.output
+    recovered = [r for r in ledger(folder) if r.get("recovered")]
+    assert sorted(r["run_id"] for r in recovered) == [3, 4]
+    assert all(r["status"] == "ok" and "duration_s" in r for r in recovered)
+    pd.testing.assert_frame_equal(results(folder), results(uninterrupted))
+
+
+def test_a_folder_with_one_file_per_run_from_before_part_files_resumes(uninterrupted, tmp_path):
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(uninterrupted, folder)
+    (folder / ".lock").unlink(missing_ok=True)
+    for row in parts_table(folder).to_pylist()[:9]:  # runs 9 to 11 had not finished
+        payload = {k: row[k] if k in ("run_id", "seed") else json.loads(row[k]) for k in row}
+        path = folder / "runs" / "000" / f"{row['run_id']:06d}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload))
+    shutil.rmtree(folder / "parts")
+    result = invoke(sweep, "--resume", folder, "--workers", 2, "--no-analyze")
+    assert result.exit_code == 0, result.output
+    assert "3 run now" in result.output
+    assert len(list(folder.glob("runs/*/*.json"))) == 9  # left as they were
+    assert parts_table(folder).column("run_id").to_pylist() == [9, 10, 11]
+    pd.testing.assert_frame_equal(results(folder), results(uninterrupted))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folder / "thresholds.parquet"), pd.read_parquet(uninterrupted / "thresholds.parquet")
+    )
+
+
+def test_a_sweep_of_hundreds_of_runs_writes_a_handful_of_files_not_one_per_run(tmp_path, monkeypatch):
+    from aibubble.experiments.sweeps import create_sweep, driver, run_sweep
+
+    monkeypatch.setattr(driver, "PART_RUNS", 80)  # 500 by default
+    monkeypatch.setattr(driver, "PART_SECONDS", 1e9)  # parts by count only, however busy the machine
+    n = 200
+    spec = parse_spec(
+        {
+            "name": "many-tiny",
+            "base": "baseline",
+            "fixed": {"n_users": 10, "steps": 3},
+            "design": {"kind": "list", "points": [{"jump_size": 1.0}]},
+            "replicates": n,
+            "seed": 1,
+            "series": {"columns": ["utilization"], "every_months": 2},
+        },
+        "spec",
+    )
+    prepared = prepare(spec, "spec")
+    store = create_sweep(prepared, tmp_path / "out", "test")
+    outcome = run_sweep(store, prepared, workers=2, progress=False)
+    assert outcome.ok == n
+    files = sorted(p.relative_to(store.root).as_posix() for p in store.root.rglob("*") if p.is_file())
+    parts = [f for f in files if f.startswith("parts/")]
+    assert parts == [f"parts/part-{i:06d}.parquet" for i in range(3)], files
+    assert [pq.read_metadata(store.root / f).num_rows for f in parts] == [80, 80, 40]
+    assert len(files) <= 13, files  # spec, base config, manifest, design, ledger, lock, 4 tables, parts
+    assert results(store.root)["status"].eq("ok").sum() == n
+    assert len(pd.read_parquet(store.root / "series.parquet")) == n * 3  # months 0, 2, 3
 
 
 def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_the_others_finish(tmp_path):
@@ -682,7 +782,9 @@ def test_the_phase_diagram_says_how_many_runs_it_leaves_out_and_why(uninterrupte
 
     folder = tmp_path / "copy"
     shutil.copytree(uninterrupted, folder)
-    (folder / "runs" / "000" / "000004.json").unlink()  # as if the sweep had not got to run 4
+    table = parts_table(folder)
+    keep = pa.array([rid != 4 for rid in table.column("run_id").to_pylist()])
+    rewrite_parts(folder, [table.filter(keep)])  # as if the sweep had not got to run 4
     result = invoke(analyze, folder)
     assert result.exit_code == 0, result.output
     assert "note    phase diagram: 1 of 12 runs left out (1 not run yet)" in result.output

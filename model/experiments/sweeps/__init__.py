@@ -44,8 +44,11 @@ then not masked by seed noise).
 
 Execution: the driver builds one small task per run and submits at most two per worker ahead
 of the results; each worker builds the config from the resolved base config plus the run's
-values, runs the model, and returns the summary and sampled series, which the driver writes
-(see `store`). A run that raises comes back as a failure with its traceback; the others go
+values, runs the model, and returns the summary and sampled series, which the driver buffers
+and writes many runs at a time as part files, `parts/part-NNNNNN.parquet` (every 500 runs or
+30 s, and at the end or on Ctrl-C; see `store`), so that a sweep of 10^6 runs does not write
+10^6 small files; after `kill -9` a resumed sweep runs again only what was not yet written.
+A run that raises comes back as a failure with its traceback; the others go
 on. A run whose worker was lost (the process was killed, a Dask worker died) is resubmitted
 automatically, up to `driver.MAX_RETRIES` (3) times, each attempt a ledger line. Backends: local
 processes (`concurrent.futures.ProcessPoolExecutor` with the forkserver start method, or spawn

@@ -1,17 +1,21 @@
 """The driver: make or reopen a sweep folder and run what is not done yet, writing as runs finish.
 
 The driver is the folder's only writer. It submits at most IN_FLIGHT_PER_WORKER runs per worker
-ahead of the results and writes each result as it arrives, so its memory does not grow with
-the number of runs.
+ahead of the results and buffers the results as they arrive (as JSON text), writing them as one
+part file every PART_RUNS runs or PART_SECONDS seconds, whichever comes first (and at the end,
+on Ctrl-C or SIGTERM, or when the buffer holds PART_BYTES), so its memory does not grow with the
+number of runs and a sweep of a million runs writes a few thousand files, not a million. The
+ledger lines of the buffered attempts follow their part, in one write and one fsync. After
+`kill -9` the runs of the unflushed buffer are simply run again on resume.
 
 Two kinds of failure are told apart. A model failure (the model raised) comes back from the
-worker as a result with its traceback and is recorded `failed` at once. An infrastructure
-failure (the worker process died under the run, a Dask worker was lost: see the backends'
-`lost`) is no fault of the run: it is recorded `lost` and the run is resubmitted, up to
-MAX_RETRIES times in a session, then recorded `failed`. A run that kills its worker every time
-(a segfault, the OOM killer) therefore fails after 1 + MAX_RETRIES attempts; the runs that were
-in flight beside it are lost too and each such loss uses up one of their retries. Every
-attempt is one ledger line with its `attempt` number in the session.
+worker as a result with its traceback and is recorded `failed` (its ledger line goes out with
+the next part). An infrastructure failure (the worker process died under the run, a Dask worker
+was lost: see the backends' `lost`) is no fault of the run: it is recorded `lost` and the run
+is resubmitted, up to MAX_RETRIES times in a session, then recorded `failed`. A run that kills
+its worker every time (a segfault, the OOM killer) therefore fails after 1 + MAX_RETRIES
+attempts; the runs that were in flight beside it are lost too and each such loss uses up one of
+their retries. Every attempt is one ledger line with its `attempt` number in the session.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from aibubble.experiments.sweeps.store import SPEC, SweepStore
 
 IN_FLIGHT_PER_WORKER = 2
 MAX_RETRIES = 3  # resubmissions of a run after infrastructure failures, per session
+PART_RUNS = 500  # finished runs per part file at most
+PART_SECONDS = 30.0  # a buffered result waits at most this long (checked as results arrive)
+PART_BYTES = 64 * 2**20  # buffered JSON text at most
 
 
 @dataclass
@@ -119,6 +126,57 @@ class _Counters:
     retried: int = 0  # resubmissions after infrastructure failures
 
 
+class _Buffer:
+    """Finished attempts not yet on disk: ok results as part rows, and every attempt's ledger line."""
+
+    def __init__(self, store: SweepStore) -> None:
+        self.store = store
+        self.rows: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []
+        self.bytes = 0
+        self.since: float | None = None  # when the oldest buffered attempt arrived
+
+    def add(self, payload: dict[str, Any], counts: _Counters) -> None:
+        """Buffer one attempt; a `lost` one gets its ledger line only (it will be run again)."""
+        record = {
+            "run_id": payload["run_id"],
+            "status": payload["status"],
+            "seed": payload["seed"],
+            **payload["meta"],
+        }
+        if payload["status"] == "ok":
+            row = self.store.encode_result(payload)
+            self.rows.append(row)
+            self.bytes += sum(len(v) for v in row.values() if isinstance(v, str))
+            counts.ok += 1
+        else:
+            record["traceback"] = payload.get("traceback", "")
+            self.bytes += len(record["traceback"])
+            if payload["status"] == "failed":
+                counts.failed += 1
+        if payload["status"] != "lost":
+            counts.ran += 1
+        self.records.append(record)
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def due(self) -> bool:
+        return bool(self.records) and (
+            len(self.rows) >= PART_RUNS
+            or self.bytes >= PART_BYTES
+            or time.monotonic() - (self.since or 0.0) >= PART_SECONDS
+        )
+
+    def flush(self) -> None:
+        """The part first, then the ledger lines: a run never counts before its part is complete,
+        and a kill between the two is reconciled on resume (see `SweepStore.scan`)."""
+        if self.rows:
+            self.store.write_part(self.rows)
+            self.rows = []  # written: a Ctrl-C before the ledger lines must not write them twice
+        self.store.append_ledger_many(self.records)
+        self.records, self.bytes, self.since = [], 0, None
+
+
 def run_sweep(
     store: SweepStore,
     prepared: Prepared,
@@ -131,16 +189,19 @@ def run_sweep(
     progress: bool | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> Outcome:
-    """Run every run of the sweep that is not done yet, writing each as it finishes.
+    """Run every run of the sweep that is not done yet, writing the results in part files.
 
     Memory stays flat: the driver holds the design table, at most 2 x workers tasks in flight,
-    and counters; each result is written and dropped. On Ctrl-C or SIGTERM the runs in flight
-    are abandoned, the folder stays resumable and `interrupted` is set.
+    counters, and at most PART_RUNS buffered results (as text) until they are written. On Ctrl-C
+    or SIGTERM the buffered results are written, the runs in flight are abandoned, the folder
+    stays resumable and `interrupted` is set.
     """
     t0 = time.perf_counter()
     with store.locked():
         store.remove_temp_files()
         status = store.scan(prepared.design["run_id"].tolist(), reconcile=True)
+        for path in store.unreadable_parts:
+            print(f"note: {path} cannot be read; its runs are run again", file=sys.stderr)
         todo_status = ("pending", "failed") if retry_failed else ("pending",)
         todo = [rid for rid, s in status.items() if s in todo_status]
         counts = _Counters(
@@ -215,6 +276,7 @@ def _drive(
     limit = IN_FLIGHT_PER_WORKER * backend.slots
     previous = signal.getsignal(signal.SIGTERM)
     interrupted = False
+    buffer = _Buffer(store)
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -251,12 +313,14 @@ def _drive(
                         retry.append(rid)
                         counts.retried += 1
                 payload["meta"]["attempt"] = attempt
-                _record(store, payload, counts)
+                buffer.add(payload, counts)
                 if on_record is not None:
                     on_record(payload)
                 if payload["status"] != "lost":
                     bar.update(1)
                 bar.set_postfix(ok=counts.ok, failed=counts.failed, retried=counts.retried, refresh=False)
+                if buffer.due():
+                    buffer.flush()
             fill()
     except KeyboardInterrupt:
         interrupted = True
@@ -266,38 +330,12 @@ def _drive(
     finally:
         if _main_thread():
             signal.signal(signal.SIGTERM, previous)
-        bar.close()
-        backend.close(cancel=True)
+        try:
+            buffer.flush()  # what finished is kept, however the loop ended
+        finally:
+            bar.close()
+            backend.close(cancel=True)
     return interrupted
-
-
-def _record(store: SweepStore, payload: dict[str, Any], counts: _Counters) -> None:
-    """Result file first, then the ledger line: a run never counts before its file is complete.
-
-    A `lost` attempt gets its ledger line only (it will be run again; resuming treats it as pending).
-    """
-    record = {
-        "run_id": payload["run_id"],
-        "status": payload["status"],
-        "seed": payload["seed"],
-        **payload["meta"],
-    }
-    if payload["status"] == "ok":
-        store.write_result(
-            {
-                k: payload[k]
-                for k in ("run_id", "seed", "summary", "series", "thresholds", "meta")
-                if k in payload
-            }
-        )
-        counts.ok += 1
-    else:
-        record["traceback"] = payload.get("traceback", "")
-        if payload["status"] == "failed":
-            counts.failed += 1
-    if payload["status"] != "lost":
-        counts.ran += 1
-    store.append_ledger(record)
 
 
 def _main_thread() -> bool:

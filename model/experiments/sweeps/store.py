@@ -9,7 +9,11 @@
         ledger.jsonl         append-only status ledger, one JSON object per finished attempt
                              (ok, failed, or lost: the worker died under the run, which is then
                              run again; attempt number, duration, host, traceback), fsync'd
-        runs/000/000123.json one file per finished run: its summary, sampled series and thresholds
+        parts/part-000017.parquet
+                             finished runs, many per file (up to `driver.PART_RUNS`, 500, or
+                             what finished in `driver.PART_SECONDS`, 30 s): one row per run with
+                             run_id, seed, and its summary, sampled series, thresholds and meta
+                             as JSON text; sorted by run_id, in row groups of PART_ROW_GROUP runs
         results.parquet      one row per run (sorted by run_id): design, status, summary numbers
         series.parquet       long table of the sampled series: run_id, step, one column each
         thresholds.parquet   long table: run_id, the detector's thresholds, glut and bubble at them
@@ -17,10 +21,18 @@
         analysis/            pictures and tables written by `aibubble analyze`
 
 Crash safety: every file is written under a temporary name and renamed into place (see
-`model.experiments.files`), so a reader never sees half a file; a run counts as done only if
-its result file exists and parses, which makes `kill -9` at any moment safe to resume from.
-The ledger is only ever appended to; a torn last line (a kill during the write) is skipped
-when read. One driver at a time holds an exclusive lock on the folder.
+`model.experiments.files`); part files are fsync'd before the rename, so a reader never sees
+half a part. A run counts as done only if it is in a part that can be read (its run_id column),
+which makes `kill -9` at any moment safe to resume from: the runs the driver had not yet
+written are run again. The driver writes a part first and the ledger lines of its runs after
+it, in one write and one fsync; a kill between the two is reconciled on resume (the missing
+lines are added, marked `recovered`). The ledger is only ever appended to; a torn last line
+(a kill during the write) is skipped when read. One driver at a time holds an exclusive lock
+on the folder.
+
+Folders made before part files hold one JSON file per finished run, `runs/000/000123.json`;
+they are still read (a run counts as done if its file parses), and resuming one writes the new
+runs as parts beside them.
 
 Everything in results.parquet is a function of the spec and the seeds (no durations, host names
 or timestamps), so the same sweep gives the same file on any backend; those live in the ledger
@@ -36,11 +48,13 @@ import json
 import os
 import shutil
 import socket
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
@@ -61,7 +75,8 @@ BASE_CONFIG = "base_config.yaml"
 MANIFEST = "manifest.json"
 DESIGN = "design.parquet"
 LEDGER = "ledger.jsonl"
-RUNS = "runs"
+PARTS = "parts"
+LEGACY_RUNS = "runs"  # one JSON file per run: sweep folders made before part files
 RESULTS = "results.parquet"
 SERIES = "series.parquet"
 THRESHOLDS = "thresholds.parquet"
@@ -71,6 +86,13 @@ LOCK = ".lock"
 REQUIRED = (SPEC, BASE_CONFIG, MANIFEST, DESIGN)
 DESIGN_COLUMNS = ("run_id", "point_id", "replicate", "seed")
 BATCH_ROWS = 200  # rows per record batch when aggregating: memory stays flat in the number of runs
+PART_ROW_GROUP = 100  # runs per row group of a part file: the unit in which results are read back
+CACHE_BYTES = 64 * 2**20  # row groups kept decoded while reading results back
+PAYLOAD_FIELDS = ("summary", "series", "thresholds", "meta")
+PART_SCHEMA = pa.schema(
+    [("run_id", pa.int64()), ("seed", pa.int64())] + [(name, pa.string()) for name in PAYLOAD_FIELDS]
+)
+NOT_FOUND, LEGACY = -1, -2  # in the run index, instead of a part number
 
 
 class StoreError(UserMistake):
@@ -82,14 +104,16 @@ class SweepStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self._lock_fd: int | None = None
+        self._next_part: int | None = None  # number of the next part file, found when first needed
+        self._index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _build_index
+        self._paths: dict[int, Path] = {}
+        self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, list[Any]], int]] = OrderedDict()
+        self._cached_bytes = 0
+        self.unreadable_parts: list[Path] = []
 
     # ------------------------------------------------------------------ paths
     def path(self, name: str) -> Path:
         return self.root / name
-
-    def result_path(self, run_id: int) -> Path:
-        return self.root / RUNS / f"{run_id // 1000:03d}" / f"{run_id:06d}.json"
 
     # ------------------------------------------------------------------ create / open
     @classmethod
@@ -117,7 +141,7 @@ class SweepStore:
         else:
             raise StoreError(f"{out_root}: no free folder name for {base}")
         store = cls(root)
-        (root / RUNS).mkdir()
+        (root / PARTS).mkdir()
         header = "# base scenario plus the sweep's fixed overrides, resolved; runs add their design values\n"
         atomic_write_text(root / BASE_CONFIG, header + yaml.safe_dump(base_config, sort_keys=False))
         with atomic_path(root / DESIGN) as tmp:
@@ -134,12 +158,11 @@ class SweepStore:
         missing = [name for name in REQUIRED if not (root / name).is_file()]
         if missing:
             raise StoreError(f"{root}: not a sweep folder (missing {', '.join(missing)})")
-        (root / RUNS).mkdir(exist_ok=True)
         return cls(root)
 
     def discard(self) -> None:
         """Remove the folder of a sweep that never recorded a run (its backend did not start)."""
-        if not self.path(LEDGER).exists():
+        if not self.path(LEDGER).exists() and not self._part_files():
             shutil.rmtree(self.root, ignore_errors=True)
 
     def read_base_config(self) -> dict[str, Any]:
@@ -218,33 +241,170 @@ class SweepStore:
                 count += 1
         return count
 
-    # ------------------------------------------------------------------ per-run results and ledger
-    def write_result(self, payload: dict[str, Any]) -> None:
-        """One finished run's summary and series, atomically (then, and only then, it counts)."""
-        path = self.result_path(int(payload["run_id"]))
-        path.parent.mkdir(exist_ok=True)
-        atomic_write_text(path, json.dumps(jsonable(payload), separators=(",", ":")))
+    # ------------------------------------------------------------------ results in part files
+    @staticmethod
+    def encode_result(payload: dict[str, Any]) -> dict[str, Any]:
+        """One finished run as a part row: run id, seed, and its summary, series, thresholds and
+        meta as JSON texts (what `read_result` gives back). Done as the result arrives, so that the
+        driver buffers compact text rather than Python objects."""
+        row: dict[str, Any] = {"run_id": int(payload["run_id"]), "seed": int(payload["seed"])}
+        for name in PAYLOAD_FIELDS:
+            value = payload.get(name)
+            row[name] = None if value is None else json.dumps(jsonable(value), separators=(",", ":"))
+        return row
+
+    def write_part(self, rows: list[dict[str, Any]]) -> Path:
+        """Write finished runs (rows of `encode_result`) as the next part file, atomically and
+        fsync'd: until the rename they do not count, after it they all do."""
+        parts = self.path(PARTS)
+        parts.mkdir(exist_ok=True)
+        if self._next_part is None:
+            self._next_part = max((n for n, _ in self._part_files()), default=-1) + 1
+        path = parts / f"part-{self._next_part:06d}.parquet"
+        rows = sorted(rows, key=lambda r: r["run_id"])
+        table = pa.Table.from_pylist(rows, schema=PART_SCHEMA)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            pq.write_table(table, fh, row_group_size=PART_ROW_GROUP, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(parts)  # the rename itself survives a power cut too
+        self._next_part += 1
+        return path
+
+    def _part_files(self) -> list[tuple[int, Path]]:
+        """(number, path) of every part file, in the order they were written."""
+        found = []
+        for path in self.path(PARTS).glob("part-*.parquet"):
+            number = path.name[len("part-") : -len(".parquet")]
+            if number.isdigit():
+                found.append((int(number), path))
+        return sorted(found)
+
+    def _build_index(self, run_ids: list[int]) -> None:
+        """Find every finished run: its part, row group and row, or its old-layout run file.
+
+        Reads only the run_id column of each part. A part that cannot be read (a disk fault:
+        writes are atomic) is skipped, listed in `unreadable_parts`, and its runs count as not
+        run. A run found twice keeps its first copy (they are equal: runs are deterministic).
+        """
+        n = max(run_ids, default=-1) + 1
+        part = np.full(n, NOT_FOUND, dtype=np.int32)
+        group = np.zeros(n, dtype=np.int32)
+        row = np.zeros(n, dtype=np.int32)
+        self.unreadable_parts = []
+        for number, path in self._part_files():
+            try:
+                with pq.ParquetFile(path) as pf:
+                    groups = [
+                        pf.read_row_group(g, columns=["run_id"]).column(0).to_numpy()
+                        for g in range(pf.num_row_groups)
+                    ]
+            except (OSError, pa.ArrowException):
+                self.unreadable_parts.append(path)
+                continue
+            for g, ids in enumerate(groups):
+                ids, first = np.unique(ids, return_index=True)
+                keep = (ids >= 0) & (ids < n)
+                ids, first = ids[keep], first[keep]
+                new = part[ids] == NOT_FOUND
+                ids, first = ids[new], first[new]
+                part[ids], group[ids], row[ids] = number, g, first
+        legacy = self.path(LEGACY_RUNS)
+        if legacy.is_dir():  # a folder made before part files: one JSON file per run
+            for path in legacy.glob("*/*.json"):
+                rid = int(path.stem) if path.stem.isdigit() else -1
+                if 0 <= rid < n and part[rid] == NOT_FOUND and self._read_legacy(rid) is not None:
+                    part[rid] = LEGACY
+        self._index = (part, group, row)
+        self._paths = dict(self._part_files())
+
+    def _found(self, run_id: int) -> bool:
+        assert self._index is not None
+        part = self._index[0]
+        return 0 <= run_id < len(part) and part[run_id] != NOT_FOUND
+
+    def read_results(self, run_ids: list[int], fields: tuple[str, ...] = PAYLOAD_FIELDS) -> list[Any]:
+        """The results of finished runs (as `{"run_id", "seed", field: ...}` dicts; None for a run
+        not found), read by row group through a small cache: runs finish roughly in run id
+        order, so reading them in run id order reads each row group about once."""
+        if self._index is None:
+            self._build_index(self._design_table().column("run_id").to_pylist())
+        assert self._index is not None
+        part, group, row = self._index
+        out: list[Any] = []
+        for rid in run_ids:
+            if not self._found(rid):
+                out.append(None)
+            elif part[rid] == LEGACY:
+                payload = self._read_legacy(rid)
+                out.append(payload and {k: payload.get(k) for k in ("run_id", "seed", *fields)})
+            else:
+                cols = self._row_group(int(part[rid]), int(group[rid]), fields)
+                i = int(row[rid])
+                result = {"run_id": rid, "seed": cols["seed"][i]}
+                for name in fields:
+                    text = cols[name][i]
+                    result[name] = None if text is None else json.loads(text)
+                out.append(result)
+        return out
 
     def read_result(self, run_id: int) -> dict[str, Any] | None:
-        """A run's result, or None if it is missing, unreadable or not this run's."""
+        """One finished run's result (None if it has none); see `read_results`."""
+        return self.read_results([run_id])[0]
+
+    def _row_group(self, number: int, group: int, fields: tuple[str, ...]) -> dict[str, list[Any]]:
+        key = (number, group, fields)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached[0]
+        with pq.ParquetFile(self._paths[number]) as pf:
+            table = pf.read_row_group(group, columns=["seed", *fields])
+        cols = table.to_pydict()
+        self._cache[key] = (cols, table.nbytes)
+        self._cached_bytes += table.nbytes
+        while self._cached_bytes > CACHE_BYTES and len(self._cache) > 1:
+            _, (_, size) = self._cache.popitem(last=False)
+            self._cached_bytes -= size
+        return cols
+
+    def _clear_cache(self) -> None:
+        self._cache.clear()
+        self._cached_bytes = 0
+
+    def legacy_path(self, run_id: int) -> Path:
+        """Where a sweep folder made before part files kept a run's result."""
+        return self.root / LEGACY_RUNS / f"{run_id // 1000:03d}" / f"{run_id:06d}.json"
+
+    def _read_legacy(self, run_id: int) -> dict[str, Any] | None:
+        """An old-layout run file, or None if it is missing, unreadable or not this run's."""
         try:
-            payload = json.loads(self.result_path(run_id).read_bytes())
+            payload = json.loads(self.legacy_path(run_id).read_bytes())
         except (OSError, ValueError):
             return None
         if not isinstance(payload, dict) or payload.get("run_id") != run_id or "summary" not in payload:
             return None
         return payload
 
+    # ------------------------------------------------------------------ ledger
     def append_ledger(self, record: dict[str, Any]) -> None:
         """Append one record as one line and fsync it: the ledger survives any crash but a torn tail."""
+        self.append_ledger_many([record])
+
+    def append_ledger_many(self, records: list[dict[str, Any]]) -> None:
+        """Append records, one line each, in one write and one fsync."""
+        if not records:
+            return
         path = self.path(LEDGER)
-        line = (json.dumps(jsonable(record), separators=(",", ":")) + "\n").encode()
+        lines = b"".join(
+            (json.dumps(jsonable(record), separators=(",", ":")) + "\n").encode() for record in records
+        )
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             size = os.fstat(fd).st_size
             if size and _last_byte(path, size) != b"\n":  # a torn line from a killed writer
-                line = b"\n" + line
-            os.write(fd, line)
+                lines = b"\n" + lines
+            os.write(fd, lines)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -264,12 +424,16 @@ class SweepStore:
                     yield record
 
     def scan(self, run_ids: Iterable[int], reconcile: bool = False) -> dict[int, str]:
-        """Status of each run: ok (its result file parses), failed (last attempt raised) or pending.
+        """Status of each run: ok (it is in a readable part, or an old-layout run file that
+        parses), failed (its last attempt raised) or pending.
 
-        With `reconcile` (the driver, under the lock), a result file without an ok record in the
-        ledger (killed between the two writes) gets its record now, marked `recovered`, so that
-        the ledger lists every finished run. Readers leave the ledger alone.
+        With `reconcile` (the driver, under the lock), a finished run without an ok record in the
+        ledger (killed between writing its part and the ledger lines) gets its record now, marked
+        `recovered`, so that the ledger lists every finished run. Readers leave the ledger alone.
         """
+        run_ids = list(run_ids)
+        self._clear_cache()
+        self._build_index(run_ids)
         last: dict[int, str] = {}  # run id -> status of its latest attempt (small: no tracebacks)
         ok_recorded: set[int] = set()
         for record in self.read_ledger():
@@ -277,30 +441,37 @@ class SweepStore:
             if record.get("status") == "ok":
                 ok_recorded.add(record["run_id"])
         status: dict[int, str] = {}
+        unrecorded: list[int] = []
         for run_id in run_ids:
-            payload = self.read_result(run_id)
-            if payload is not None:
+            if self._found(run_id):
                 status[run_id] = "ok"
                 if reconcile and run_id not in ok_recorded:
-                    meta = payload.get("meta", {})
-                    self.append_ledger(
-                        {
-                            "run_id": run_id,
-                            "status": "ok",
-                            "seed": payload.get("seed"),
-                            **meta,
-                            "recovered": True,
-                        }
-                    )
+                    unrecorded.append(run_id)
             elif last.get(run_id) == "failed":
                 status[run_id] = "failed"
             else:
                 status[run_id] = "pending"
+        for start in range(0, len(unrecorded), BATCH_ROWS):
+            found = self.read_results(unrecorded[start : start + BATCH_ROWS], ("meta",))
+            self.append_ledger_many(
+                [
+                    {
+                        "run_id": r["run_id"],
+                        "status": "ok",
+                        "seed": r["seed"],
+                        **(r["meta"] or {}),
+                        "recovered": True,
+                    }
+                    for r in found
+                ]
+            )
+        self._clear_cache()
         return status
 
     # ------------------------------------------------------------------ aggregation
     def aggregate(self, series_columns: list[str]) -> dict[str, int]:
-        """(Re)build results.parquet, series.parquet and status.parquet from the run files.
+        """(Re)build results.parquet, series.parquet, thresholds.parquet and status.parquet from the
+        part files (and the run files of an old-layout folder).
 
         Streams in batches of BATCH_ROWS runs, so memory does not grow with the number of runs.
         Returns the status counts.
@@ -308,7 +479,7 @@ class SweepStore:
         design = self._design_table()
         run_ids = design.column("run_id").to_pylist()
         status = self.scan(run_ids)
-        columns = self._outcome_columns(rid for rid in run_ids if status[rid] == "ok")
+        columns = self._outcome_columns([rid for rid in run_ids if status[rid] == "ok"])
 
         design = design.replace_schema_metadata(None)  # pandas' metadata would describe only the design
         results_schema = design.schema.append(pa.field("status", pa.string()))
@@ -328,29 +499,33 @@ class SweepStore:
             for start in range(0, len(run_ids), BATCH_ROWS):
                 chunk = design.slice(start, BATCH_ROWS)
                 ids = chunk.column("run_id").to_pylist()
-                payloads = [self.read_result(rid) if status[rid] == "ok" else None for rid in ids]
+                payloads = self.read_results([rid for rid in ids if status[rid] == "ok"])
+                by_id = {p["run_id"]: p for p in payloads if p is not None}
+                payloads = [by_id.get(rid) for rid in ids]
                 results_out.write_table(self._results_batch(chunk, ids, status, payloads, columns))
                 series_out.write_table(self._series_batch(ids, payloads, series_columns, series_schema))
                 thresholds_out.write_table(self._thresholds_batch(ids, payloads))
+        self._clear_cache()
         self._write_status(run_ids, status)
         counts = {"ok": 0, "failed": 0, "pending": 0}
         for value in status.values():
             counts[value] += 1
         return counts
 
-    def _outcome_columns(self, ok_ids: Iterable[int]) -> dict[str, pa.DataType]:
+    def _outcome_columns(self, ok_ids: list[int]) -> dict[str, pa.DataType]:
         """Summary keys in order of first appearance with one Arrow type each; events as counts."""
         kinds: dict[str, set[type]] = {}
         events: set[str] = set()
-        for rid in ok_ids:
-            payload = self.read_result(rid)
-            if payload is None:
-                continue
-            for key, value in flat_summary(payload["summary"]).items():
-                if key.startswith("events_"):
-                    events.add(key)
-                else:
-                    kinds.setdefault(key, set()).add(type(value))
+        for start in range(0, len(ok_ids), BATCH_ROWS):
+            for result in self.read_results(ok_ids[start : start + BATCH_ROWS], ("summary",)):
+                if result is None:
+                    continue
+                for key, value in flat_summary(result["summary"]).items():
+                    if key.startswith("events_"):
+                        events.add(key)
+                    else:
+                        kinds.setdefault(key, set()).add(type(value))
+        self._clear_cache()  # the next pass reads every field
         columns = {key: _arrow_type(types) for key, types in kinds.items()}
         columns.update({key: pa.int64() for key in sorted(events)})
         return columns
@@ -452,8 +627,8 @@ THRESHOLDS_SCHEMA = pa.schema(
 
 def flat_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """A run summary as flat columns: the event counts become `events_<kind>`; the seed is in the
-    design; the list of glut episodes stays in the run's own result file (its counts and totals
-    are columns already)."""
+    design; the list of glut episodes stays in the run's summary in its part file (its counts and
+    totals are columns already)."""
     out: dict[str, Any] = {}
     for key, value in summary.items():
         if key in ("seed", "episodes"):
@@ -483,6 +658,14 @@ def _arrow_type(types: set[type]) -> pa.DataType:
 def _unique(name: str, taken: list[str]) -> str:
     """An outcome column that would collide with a design column (e.g. a swept `steps`) gets a suffix."""
     return f"{name}_result" if name in taken else name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _last_byte(path: Path, size: int) -> bytes:
