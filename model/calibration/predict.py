@@ -78,12 +78,13 @@ def predict(
         base["run"]["steps"] = steps
     params = draws(folder, n_draws, seed)
     seeds = np.random.default_rng(np.random.SeedSequence([seed, 4])).integers(0, 2**31 - 1, size=n_seeds)
-    rows, tasks = [], []
+    rows: list[dict[str, Any]] = []
+    tasks: list[tuple[dict[str, Any], dict[str, Any], int]] = []
     for shock, overrides in shocks(year).items():
-        for d, values in params.iterrows():
+        for d, values in enumerate(params.to_dict("records")):
             for s in seeds:
                 rows.append({"shock": shock, "draw": d, "seed": int(s)})
-                tasks.append((base, {**values.to_dict(), **overrides}, int(s)))
+                tasks.append((base, {**values, **overrides}, int(s)))
     results = list(map_(_run, tasks))
     return pd.concat([pd.DataFrame(rows), pd.DataFrame(results)], axis=1)
 
