@@ -84,7 +84,7 @@ def predict(
         for d, values in enumerate(params.to_dict("records")):
             for s in seeds:
                 rows.append({"shock": shock, "draw": d, "seed": int(s)})
-                tasks.append((base, {**values, **overrides}, int(s)))
+                tasks.append((base, {**{str(k): v for k, v in values.items()}, **overrides}, int(s)))
     results = list(map_(_run, tasks))
     return pd.concat([pd.DataFrame(rows), pd.DataFrame(results)], axis=1)
 
