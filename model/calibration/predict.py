@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from tqdm import tqdm
 
 from aibubble.config import build
 from aibubble.experiments.stats import fmt_share, paired_difference, wilson
@@ -70,7 +71,15 @@ def draws(folder: Path, n: int, seed: int) -> pd.DataFrame:
 
 
 def predict(
-    folder: Path, map_: Any, *, n_draws: int, n_seeds: int, year: int, steps: int | None, seed: int
+    folder: Path,
+    map_: Any,
+    *,
+    n_draws: int,
+    n_seeds: int,
+    year: int,
+    steps: int | None,
+    seed: int,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """One row per run: shock, draw, seed and the kept outcomes."""
     base = yaml.safe_load((folder / "base_config.yaml").read_text())
@@ -85,7 +94,10 @@ def predict(
             for s in seeds:
                 rows.append({"shock": shock, "draw": d, "seed": int(s)})
                 tasks.append((base, {**{str(k): v for k, v in values.items()}, **overrides}, int(s)))
-    results = list(map_(_run, tasks))
+    bar = tqdm(
+        map_(_run, tasks), total=len(tasks), desc="predict", unit="run", leave=False, disable=not progress
+    )
+    results = list(bar)
     return pd.concat([pd.DataFrame(rows), pd.DataFrame(results)], axis=1)
 
 

@@ -120,6 +120,7 @@ def predict(
     backend: str,
     workers: int | None,
     scheduler: str | None,
+    progress: bool | None,
 ) -> None:
     """P(glut), P(bubble), glut length and losses for open 2x, 10x, 100x discoveries in YEAR and a
     steady 10x/yr, over posterior draws x seeds of a finished calibration; writes
@@ -140,7 +141,16 @@ def predict(
     click.echo(f"{n} runs: {len(pr.shocks(year))} shocks x {n_draws} posterior draws x {n_seeds} seeds")
     with ordered_map(backend, workers or default_workers(), scheduler) as (map_, description):
         click.echo(f"on {description}")
-        runs = pr.predict(folder, map_, n_draws=n_draws, n_seeds=n_seeds, year=year, steps=steps, seed=seed)
+        runs = pr.predict(
+            folder,
+            map_,
+            n_draws=n_draws,
+            n_seeds=n_seeds,
+            year=year,
+            steps=steps,
+            seed=seed,
+            progress=sys.stderr.isatty() if progress is None else progress,
+        )
     tab = pr.table(runs)
     write_parquet(runs, folder / "predict.parquet")
     atomic_write_text(folder / "predict.csv", tab.to_csv(index=False))
