@@ -131,6 +131,37 @@ def table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _abs_corr(x: pd.Series, y: pd.Series) -> float:
+    """|Pearson correlation|, 0 where either side is constant (no information, not NaN)."""
+    a, b = x.to_numpy(float), y.to_numpy(float)
+    return 0.0 if a.std() == 0 or b.std() == 0 else abs(float(np.corrcoef(a, b)[0, 1]))
+
+
+def conditions(runs: pd.DataFrame, params: pd.DataFrame, groups: int = 3) -> pd.DataFrame:
+    """What decides the answer: the parameter whose value moves the per-draw P(bubble) most
+    (largest mean |correlation| over the shocks), its draws split into `groups` quantile bins,
+    and P(bubble) per shock within each bin."""
+    per_draw = runs.groupby(["shock", "draw"], sort=False)["bubble"].mean().unstack("shock")
+    corr = {c: float(np.mean([_abs_corr(params[c], per_draw[s]) for s in per_draw])) for c in params}
+    key = max(corr, key=lambda c: corr[c])
+    groups = min(groups, len(params))
+    bins = pd.qcut(params[key].rank(method="first"), groups, labels=False)
+    rows = []
+    for b in range(groups):
+        members = params.index[bins == b]
+        row: dict[str, Any] = {
+            "param": key,
+            "mean_abs_correlation": corr[key],
+            "low": float(params[key].loc[members].min()),
+            "high": float(params[key].loc[members].max()),
+            "draws": len(members),
+        }
+        for shock in per_draw:
+            row[f"p_bubble {shock}"] = float(per_draw[shock].loc[members].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def lines(tab: pd.DataFrame) -> list[str]:
     """The table as text for people."""
     out = [

@@ -90,6 +90,21 @@ def readme(folder: Path) -> str:
             *predict_lines(tab),
             "```",
         ]
+        if (folder / "predict-conditions.csv").exists():
+            cond = pd.read_csv(folder / "predict-conditions.csv")
+            shocks = [c.removeprefix("p_bubble ") for c in cond.columns if c.startswith("p_bubble ")]
+            lines += [
+                "",
+                f"What decides it: `{cond['param'].iloc[0]}` moves the per-draw P(bubble) most (mean",
+                f"|correlation| {cond['mean_abs_correlation'].iloc[0]:.2f} over the shocks). P(bubble) by",
+                "its third of the draws:",
+                "",
+                "| range | draws | " + " | ".join(shocks) + " |",
+                "|---|---|" + "---|" * len(shocks),
+            ]
+            for r in cond.to_dict("records"):
+                cells = " | ".join(f"{r['p_bubble ' + s]:.2f}" for s in shocks)
+                lines.append(f"| {r['low']:.3g}-{r['high']:.3g} | {r['draws']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

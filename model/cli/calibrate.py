@@ -109,6 +109,7 @@ def calibrate(
 @click.option(
     "--scheduler", metavar="ADDRESS", help="Dask scheduler (default with --backend dask: a LocalCluster)."
 )
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 @people_errors
 def predict(
     folder: Path,
@@ -152,7 +153,9 @@ def predict(
             progress=sys.stderr.isatty() if progress is None else progress,
         )
     tab = pr.table(runs)
+    decides = pr.conditions(runs, pr.draws(folder, n_draws, seed))
     write_parquet(runs, folder / "predict.parquet")
+    atomic_write_text(folder / "predict-conditions.csv", decides.to_csv(index=False))
     atomic_write_text(folder / "predict.csv", tab.to_csv(index=False))
     for line in pr.lines(tab):
         click.echo(line)
