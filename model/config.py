@@ -778,6 +778,59 @@ HEADLINE: dict[str, str] = {
 }
 
 
+# What a shipped scenario may set on top of the baseline: its shock and its horizon, nothing about
+# how the agents behave (docs/design.md#scenarios: one parameter set explains every scenario, and
+# a model that needs other behaviour for each story has not explained it). The shocks: a scripted
+# discovery (every `discovery.*` key), a faster steady progress (gradual-10x) and the builders'
+# manic expectations (demand-mania: forecast optimism and herding, issue 12). Any other key a
+# shipped scenario sets is a behavioural parameter, which is estimated once for all of them.
+SHOCK_KEYS: frozenset[str] = frozenset(
+    {
+        "name",
+        "description",
+        "extends",
+        "run.steps",
+        "run.seed",
+        *(f"discovery.{key}" for key in DiscoveryConfig.model_fields),
+        "efficiency.background_progress_per_year",
+        "hyperscalers.forecast_optimism",
+        "hyperscalers.herding",
+    }
+)
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """The key paths (`section.key`) of a raw config mapping's values."""
+    out: list[str] = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        out += _leaves(value, f"{path}.") if isinstance(value, dict) else [path]
+    return out
+
+
+def behavioural_overrides(scenario: str | Path) -> list[str]:
+    """The keys a scenario file, or a file it extends on its way to the baseline, sets that are
+    not in SHOCK_KEYS: the behavioural parameters it overrides (sorted; none for the baseline).
+
+    Read from the raw YAML files of the `extends` chain, so a key counts whatever value it is
+    given: a scenario that repeats today's baseline value would silently diverge once the
+    baseline's parameters are estimated. Users' own files and `--set` may change anything; the
+    shipped scenarios are held to this by tests/test_config.py.
+    """
+    path = resolve_path(scenario)
+    _raw(path)  # the chain is valid (no cycle, every `extends` a name) before it is walked
+    baseline = resolve_path("baseline").resolve()
+    written: list[str] = []
+    while path.resolve() != baseline:
+        data = read_yaml(path)
+        written += _leaves(data)
+        parent = data.get("extends")
+        if parent is None:
+            break
+        path = resolve_path(parent, relative_to=path.parent)
+    return sorted(set(written) - SHOCK_KEYS)
+
+
 def scenario_names() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 

@@ -10,8 +10,10 @@ import pytest
 from aibubble import AIMarketModel
 from aibubble.config import (
     CONFIG_DIR,
+    SHOCK_KEYS,
     Config,
     ConfigError,
+    behavioural_overrides,
     describe,
     load_config,
     parameter_table,
@@ -25,6 +27,35 @@ def test_the_six_scenarios_of_the_design_exist_with_descriptions():
     for name in SCENARIOS:
         cfg = load_config(name)
         assert cfg.name == name and cfg.description
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_a_shipped_scenario_changes_only_its_shock_and_horizon(name):
+    """One parameter set for every scenario (issue 15): a scenario may set its shock and horizon
+    (SHOCK_KEYS), never how the agents behave."""
+    overridden = behavioural_overrides(name)
+    assert not overridden, (
+        f"scenario '{name}' overrides behavioural parameters of the baseline: {', '.join(overridden)} "
+        "(a scenario may set only SHOCK_KEYS in model/config.py)"
+    )
+
+
+def test_a_behavioural_override_is_flagged_through_the_extends_chain(tmp_path):
+    (tmp_path / "elastic.yaml").write_text(
+        "extends: baseline\nusers:\n  demand_elasticity: 1.1\n"  # even at the baseline's value
+        "discovery:\n  jump_size: 10.0\n  jump_month: 12\n"
+    )
+    (tmp_path / "child.yaml").write_text(
+        "extends: elastic.yaml\ndescription: x\nrun:\n  steps: 60\n"
+        "hyperscalers:\n  forecast_optimism: 2.0\n  max_debt_to_book: 2.0\n"
+    )
+    assert behavioural_overrides(tmp_path / "elastic.yaml") == ["users.demand_elasticity"]
+    assert behavioural_overrides(tmp_path / "child.yaml") == [
+        "hyperscalers.max_debt_to_book",
+        "users.demand_elasticity",
+    ]
+    assert behavioural_overrides("baseline") == []
+    assert {"discovery.jump_size", "discovery.open_publication", "run.steps"} <= SHOCK_KEYS
 
 
 def test_baseline_file_states_every_default_of_the_schema():
