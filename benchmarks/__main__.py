@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import calibration
 
         print("measuring calibration throughput on 1 and 2 workers ...", file=sys.stderr)
-        figures = calibration.run(population=40, bare_sims=30, boltzmann=common["B"])
+        figures = calibration.run(population=40, bare_sims=80, boltzmann=common["B"])
         if not args.json:
             print("\n".join(calibration.lines(figures)))
         for k, v in figures.items():
