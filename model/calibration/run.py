@@ -85,7 +85,8 @@ def ordered_map(backend: str, workers: int, scheduler: str | None) -> Iterator[A
 
 
 # -------------------------------------------------------------------------------------- screening
-def _screen_point(task: tuple[Simulator, dict[str, float], int]) -> dict[str, float]:
+def _moments(task: tuple[Simulator, dict[str, float], int]) -> dict[str, float]:
+    """One run's moments at a sample and seed (in a worker: screening and predictive runs)."""
     simulator, sample, seed = task
     return simulator.moments(sample, seed)
 
@@ -104,7 +105,7 @@ def screen(prep: Prepared, map_: Any) -> pd.DataFrame:
     x = morris_sample.sample(problem, N=s.trajectories, num_levels=s.levels, seed=seed)
     simulator = Simulator(prep, prep.targets.fitted, {})
     tasks = [(simulator, dict(zip(names, row, strict=True)), seed) for row in x]
-    moments = list(map_(_screen_point, tasks))
+    moments = list(map_(_moments, tasks))
     outputs = {"distance": np.array([prep.targets.distance(m) for m in moments])}
     for t in prep.targets.fitted:
         outputs[t.name] = np.array([t.miss(m[t.name]) for m in moments])
@@ -221,11 +222,6 @@ def posterior_frames(prep: Prepared, history: Any) -> tuple[pd.DataFrame, pd.Dat
 
 
 # -------------------------------------------------------------------------------------- predictive
-def _predict_point(task: tuple[Simulator, dict[str, float], int]) -> dict[str, float]:
-    simulator, sample, seed = task
-    return simulator.moments(sample, seed)
-
-
 def predictive(prep: Prepared, history: Any, kept: list[str], map_: Any) -> pd.DataFrame:
     """Fresh runs at posterior draws (by weight), each with its own seed, long enough for the
     out-of-sample targets too: every target's moment, one row per draw."""
@@ -236,7 +232,7 @@ def predictive(prep: Prepared, history: Any, kept: list[str], map_: Any) -> pd.D
     fixed = {n: prep.base_value(n) for n in prep.spec.params if n not in kept}
     simulator = Simulator(prep, prep.targets.targets, fixed)
     samples = [{n: float(df[n].iloc[i]) for n in kept} for i in idx]
-    rows = list(map_(_predict_point, [(simulator, s, int(k)) for s, k in zip(samples, seeds, strict=True)]))
+    rows = list(map_(_moments, [(simulator, s, int(k)) for s, k in zip(samples, seeds, strict=True)]))
     out = pd.DataFrame(rows)
     out.insert(0, "seed", seeds)
     out.insert(0, "particle", idx)
@@ -283,23 +279,20 @@ def calibrated_yaml(prep: Prepared, summary: pd.DataFrame, folder: Path) -> str:
 
 # -------------------------------------------------------------------------------------- driver
 def _manifest(folder: Path, spec: CalibrationSpec, backend: str, status: str, extra: dict[str, Any]) -> None:
+    """The folder's manifest: what the first session recorded stays, status and backend follow
+    the latest."""
     path = folder / MANIFEST
-    old = json.loads(path.read_text()) if path.exists() else {}
-    data = {
+    first = {
         "kind": "calibration",
         "name": spec.name,
         "command": shlex.join(["aibubble", *sys.argv[1:]]),
-        "created_utc": old.get("created_utc", now_utc()),
-        "updated_utc": now_utc(),
-        "status": status,
-        "backend": backend,
+        "created_utc": now_utc(),
         "seed": spec.seed,
         "versions": {d: version(d) for d in ("aibubble", "mesa", "numpy", "pandas", "pyabc", "SALib")},
         "git": git_state(),
-        **{k: v for k, v in old.items() if k not in ("status", "updated_utc", "backend")},
-        **extra,
     }
-    data["status"], data["backend"], data["updated_utc"] = status, backend, now_utc()
+    old = json.loads(path.read_text()) if path.exists() else {}
+    data = {**first, **old, **extra, "status": status, "backend": backend, "updated_utc": now_utc()}
     write_json(path, data)
 
 
