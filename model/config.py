@@ -733,6 +733,9 @@ class Config(Section):
 
     name: str = "baseline"
     description: str = ""
+    # the estimated behavioural parameters the scenario runs with (config/parameters/<name>.yaml
+    # or a path); None = every value as written, the schema's hand-set defaults where none is
+    parameters: str | None = None
     run: RunConfig = RunConfig()
     efficiency: EfficiencyConfig = EfficiencyConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
@@ -797,6 +800,9 @@ SHOCK_KEYS: frozenset[str] = frozenset(
         "hyperscalers.herding",
     }
 )
+# The builders' expectations are behaviour that the mania scenario also sets as its shock: a
+# parameter file may estimate them, and demand-mania's own values still win over the estimate.
+EXPECTATIONS: frozenset[str] = frozenset({"hyperscalers.forecast_optimism", "hyperscalers.herding"})
 
 
 def _leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
@@ -905,6 +911,9 @@ def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in seen:
         raise ConfigError(f"{path}: 'extends' forms a cycle")
     data = read_yaml(path)
+    named = data.get("parameters")
+    if isinstance(named, str) and _is_path(named) and not Path(named).is_absolute():
+        data["parameters"] = str(path.parent / named)  # a file's paths are read from its folder
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -913,6 +922,36 @@ def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base = _raw(resolve_path(parent, relative_to=path.parent), (*seen, path.resolve()))
     base.pop("name", None)  # a scenario is named by its own file, not its parent's
     return _merge(base, data)
+
+
+def _is_path(text: str) -> bool:
+    return Path(text).suffix in (".yaml", ".yml") or os.sep in text
+
+
+def parameter_file(name: str) -> tuple[str, dict[str, Any]]:
+    """The estimated parameters a config names, `config/parameters/<name>.yaml` or a path: the
+    file's `source` (where the values come from) and its values by section.
+
+    Such a file (the `calibrated.yaml` of `aibubble calibrate`, for one) holds only behavioural
+    parameters: a shock, a horizon or a seed set there would change every scenario's story,
+    which is each scenario's own business (SHOCK_KEYS).
+    """
+    path = Path(name) if _is_path(name) else CONFIG_DIR / "parameters" / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (CONFIG_DIR / "parameters").glob("*.yaml")))
+        raise ConfigError(f"key 'parameters' = {name!r}: no such parameter file (shipped: {known})")
+    data = read_yaml(path)
+    source = data.pop("source", f"estimated ({path.name})")
+    if not isinstance(source, str):
+        raise ConfigError(f"{path}: key 'source' must be text saying where the values come from")
+    sections = {n for n, f in Config.model_fields.items() if isinstance(f.default, BaseModel)}
+    for key in _leaves(data):
+        section, _, field = key.partition(".")
+        if section not in sections or field not in type(getattr(Config(), section)).model_fields:
+            raise ConfigError(f"{path}: unknown parameter '{key}'")
+        if section == "run" or (key in SHOCK_KEYS and key not in EXPECTATIONS):
+            raise ConfigError(f"{path}: '{key}' is a scenario's shock or horizon, not a parameter")
+    return source, data
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -984,6 +1023,15 @@ def load_config(scenario: str | Path = "baseline", overrides: dict[str, Any] | N
         given[dotted] = key
         set_path(data, dotted, value)
     origin = f"{path} with --set {', '.join(map(str, overrides))}" if overrides else str(path)
+    named = data.get("parameters")
+    if named == "none":  # what `--set parameters=none` gives
+        named = data["parameters"] = None
+    if named is not None and not isinstance(named, str):
+        raise ConfigError(
+            f"{origin}: key 'parameters' must be a parameter file's name or path, got {named!r}"
+        )
+    if named:  # under every value the files and --set state: only what they leave unsaid
+        data = _merge(parameter_file(named)[1], data)
     return build(data, origin)
 
 
@@ -1060,4 +1108,17 @@ def describe(config: Config) -> list[dict[str, Any]]:
             )
 
     walk(config, "")
+    if config.parameters:  # an estimate says so, and keeps the hand-set value's source beside it
+        source, data = parameter_file(config.parameters)
+        estimated = {key: _get(data, key) for key in _leaves(data)}
+        defaults = {row["key"]: row["value"] for row in describe(Config())}
+        for row in rows:
+            if row["key"] in estimated and row["value"] == estimated[row["key"]]:
+                row["source"] = f"{source}; hand-set {defaults[row['key']]:g}: {row['source']}"
     return rows
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    for key in dotted.split("."):
+        data = data[key]
+    return data

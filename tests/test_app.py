@@ -28,7 +28,7 @@ from solara.components.file_download import FileDownloadWidget
 
 from aibubble import AIMarketModel, finance
 from aibubble.cli.serve import SCENARIO_ENV, viz
-from aibubble.config import scenario_names
+from aibubble.config import load_config, scenario_names
 from aibubble.page import analyst, app, charts, controls, tables, vega, viz_model
 
 
@@ -130,7 +130,7 @@ def test_page_starts_at_the_scenarios_values_with_every_view(render):
     sliders = {w.label: w.v_model for w in rc.find(v.Slider).widgets}
     assert sliders["Jump size, x (1 = none)"] == 100.0
     assert sliders["Jump month"] == 36
-    assert sliders["Demand elasticity"] == pytest.approx(1.1)
+    assert sliders["Demand elasticity"] == pytest.approx(load_config("sudden-100x").users.demand_elasticity)
     assert rc.find(v.Select, label="Scenario").widget.v_model == "sudden-100x"
     assert rc.find(v.TextField, label="Seed (whole number)").widget.v_model == "42"
     views = chart_widgets(rc)

@@ -285,6 +285,13 @@ def test_show_prints_discovery_jump_size_with_value_unit_and_source():
     assert float(value) == 100
     assert unit == "x efficiency"
     assert source
+    # the estimated parameters say so, with their hand-set value beside them
+    assert "parameters: record-2025" in result.stdout
+    value, unit, source = sections["users"]["demand_elasticity"]
+    assert float(value) == 0.7955 and source.startswith("posterior median, calibration record-2025")
+    assert "hand-set 1.1: NBER" in source
+    hand_set = invoke("show", "sudden-100x", "--set", "parameters=none")
+    assert "parameters:" not in hand_set.stdout and "posterior median" not in hand_set.stdout
 
 
 def test_compare_writes_a_png_of_two_runs(seeded_runs, tmp_path):

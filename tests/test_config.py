@@ -13,10 +13,13 @@ from aibubble.config import (
     SHOCK_KEYS,
     Config,
     ConfigError,
+    _leaves,
     behavioural_overrides,
     describe,
     load_config,
+    parameter_file,
     parameter_table,
+    read_yaml,
     scenario_names,
 )
 from tests.conftest import SCENARIOS
@@ -59,13 +62,75 @@ def test_a_behavioural_override_is_flagged_through_the_extends_chain(tmp_path):
 
 
 def test_baseline_file_states_every_default_of_the_schema():
-    assert load_config("baseline").model_dump(exclude={"name", "description"}) == Config().model_dump(
+    """baseline.yaml writes each hand-set value, and names the estimated ones beside their
+    hand-set value: without its parameter file it is the schema's defaults."""
+    hand_set = load_config("baseline", {"parameters": "none"})
+    assert hand_set.model_dump(exclude={"name", "description"}) == Config().model_dump(
         exclude={"name", "description"}
     )
     text = (CONFIG_DIR / "baseline.yaml").read_text()
+    estimated = set(_leaves(parameter_file("record-2025")[1]))
     for row in describe(Config()):
         if "." in row["key"]:
-            assert row["key"].split(".")[1] + ":" in text, row["key"]
+            name = row["key"].split(".")[1]
+            written = f"# {name}: [estimated] hand-set" if row["key"] in estimated else f"  {name}:"
+            assert written in text, row["key"]
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_shipped_scenario_runs_the_estimated_parameters(name):
+    """The calibration's medians reach every scenario (issue 15) unless the scenario's shock is
+    that very key (demand-mania's herding)."""
+    source, estimates = parameter_file("record-2025")
+    assert "record-2025" in source
+    cfg = load_config(name)
+    assert cfg.parameters == "record-2025"
+    written = set(_leaves(read_yaml(CONFIG_DIR / f"{name}.yaml")))
+    for key in _leaves(estimates):
+        section, field = key.split(".")
+        if key not in written:
+            assert getattr(getattr(cfg, section), field) == estimates[section][field], key
+
+
+def test_what_a_file_or_set_states_wins_over_the_parameter_file(tmp_path):
+    own = tmp_path / "own.yaml"
+    own.write_text("extends: baseline\nusers:\n  demand_elasticity: 1.4\n")
+    assert load_config(own).users.demand_elasticity == 1.4
+    assert load_config(own).users.tokens_per_user_month == 554700.0  # the rest still estimated
+    assert load_config("baseline", {"demand_elasticity": 0.5}).users.demand_elasticity == 0.5
+    # another calibration's calibrated.yaml, named from a file (read from that file's folder)
+    (tmp_path / "cal").mkdir()
+    (tmp_path / "cal" / "calibrated.yaml").write_text("users:\n  demand_elasticity: 0.6\n")
+    (tmp_path / "mine.yaml").write_text("extends: baseline\nparameters: cal/calibrated.yaml\n")
+    cfg = load_config(tmp_path / "mine.yaml")
+    assert cfg.users.demand_elasticity == 0.6
+    assert cfg.users.tokens_per_user_month == Config().users.tokens_per_user_month  # one file at a time
+    row = next(r for r in describe(cfg) if r["key"] == "users.demand_elasticity")
+    assert row["source"].startswith("estimated (calibrated.yaml); hand-set 1.1: NBER")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("users:\n  bogus: 1\n", ["bad.yaml", "unknown parameter 'users.bogus'"]),
+        ("discovery:\n  jump_size: 10\n", ["bad.yaml", "'discovery.jump_size'", "shock or horizon"]),
+        ("run:\n  seed: 3\n", ["bad.yaml", "'run.seed'", "shock or horizon"]),
+        ("source: [1]\nusers:\n  bass_q: 0.4\n", ["bad.yaml", "'source' must be text"]),
+        ("users:\n  demand_elasticity: -1\n", ["users.demand_elasticity", "greater than or equal"]),
+    ],
+)
+def test_a_bad_parameter_file_gives_one_line_naming_it(tmp_path, text, words):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config("baseline", {"parameters": str(tmp_path / "bad.yaml")})
+    assert "\n" not in str(err.value) and all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_an_unknown_parameter_file_names_the_shipped_ones():
+    with pytest.raises(
+        ConfigError, match=r"'parameters' = 'record-1999': no such parameter file \(shipped: record-2025"
+    ):
+        load_config("baseline", {"parameters": "record-1999"})
 
 
 def test_every_parameter_carries_a_unit_and_a_source():
@@ -186,7 +251,9 @@ def test_a_scripted_discovery_whose_lab_failed_goes_to_the_largest_living_lab():
 
 def test_odd_parameter_table_matches_the_schema():
     odd = (CONFIG_DIR.parent / "docs" / "ODD.md").read_text()
-    assert parameter_table(Config()) in odd, "regenerate with: aibubble show baseline --markdown"
+    assert parameter_table(load_config("baseline")) in odd, (
+        "regenerate with: aibubble show baseline --markdown"
+    )
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,7 +16,9 @@ from aibubble.experiments import counterfactual as cf
 @pytest.fixture(scope="module")
 def pair():
     cfg = load_config("sudden-100x", {"run.steps": 60, "users.n_segments": 500})
-    return cf.run_pair(cfg, 4)  # a pair with no bankruptcy, so even the exits stream is shared
+    factual, counter = cf.run_pair(cfg, 10)  # a pair with no bankruptcy, so even the exits stream is shared
+    assert factual.bankruptcies == counter.bankruptcies == 0
+    return factual, counter
 
 
 def test_pair_shares_every_draw_except_the_discovery(pair):

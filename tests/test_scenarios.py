@@ -27,17 +27,27 @@ def test_a_sudden_open_100x_discovery_is_a_bubble_in_most_seeds():
     assert sum(bubbles) >= 6, bubbles
 
 
-def test_baseline_and_gradual_progress_bring_no_glut(scenario_runs):
+def test_the_baseline_brings_no_glut(scenario_runs):
     assert not scenario_runs["baseline"].summary()["glut"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="at the calibrated demand elasticity (0.80 < 1) a steady 10x/yr efficiency gain cuts "
+    "the compute that users buy (k^(e-1): ~0.6x a year) faster than usage grows: gradual-10x gluts "
+    "in 8 and bubbles in 6 of seeds 1-10 (2000 users). Over the posterior P(bubble) is 0.47, and "
+    "0 for elasticities above ~1 (docs/calibration): the thesis holds only for elastic demand",
+)
+def test_gradual_progress_brings_no_glut(scenario_runs):
     assert not scenario_runs["gradual-10x"].summary()["glut"]
 
 
 def test_deepseek_shock_ends_with_more_capacity_than_before_it(scenario_runs):
+    """Whether it gluts on the way is the stylised fact of test_episodes.py (an xfail)."""
     model = scenario_runs["deepseek-2025"]
     df = model.model_frame()
     before = df["installed_capacity_h100e"].iloc[model.config.discovery.jump_month - 1]
     assert df["installed_capacity_h100e"].iloc[-1] > before
-    assert not model.summary()["glut"] and not model.summary()["burst"]
 
 
 @pytest.mark.xfail(

@@ -8,21 +8,25 @@ it holds in at least 80 % of the seeds. Facts the model does not reproduce are m
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from aibubble.experiments import report
 
 EXPECTED_TO_FAIL = {
-    "token growth in a year": "simulated ~9x/yr vs ~50x (Google tokens); usage adjusts slowly",
-    "price decline in a year": "frontier token price falls ~2x/yr, not 9-900x at fixed capability",
-    "rental price higher a year later": "on the baseline's users the spot price a year after the "
-    "DeepSeek-sized shock is ~0.35x the price before (higher in 2 of 50 seeds); awaits calibration "
-    "(issue 15)",
-    "short shock, no glut": "on the baseline's users a glut starts within two years of the "
-    "DeepSeek-sized shock in 29 of 50 seeds (6-11 months long); awaits calibration (issue 15)",
+    "token growth in a year": "simulated ~6x/yr vs ~50x (Google tokens); usage adjusts slowly",
+    "price decline in a year": "frontier token price falls ~3x/yr, not 9-900x at fixed capability",
+    "rental price higher a year later": "at the calibrated parameters the spot price a year after "
+    "the DeepSeek-sized shock is ~0.3x the price before (seeds 1-3); the calibration's own DeepSeek "
+    "moment misses too (docs/calibration)",
+    "short shock, no glut": "at the calibrated parameters a 9-10-month glut starts within two years "
+    "of the DeepSeek-sized shock in seeds 1-3",
     "rebound": "no deep trough to rebound from (supply-bound through 2025)",
-    "slow reabsorption": "a 100x glut is reabsorbed in ~9 months, not 2-4 years",
+    "price collapses": "in the glut the spot price bottoms at the newest GPUs' ask (2x their "
+    "operating cost, ~$0.37/h) from ~$1.1-1.5/h: 0.24-0.35x, <= 0.3 in 2 of seeds 1-3",
+    "slow reabsorption": "a 100x glut is reabsorbed in 22-27 months (seeds 1-3): 2 of 3 within 24-48",
 }
 
 
@@ -91,7 +95,9 @@ def test_the_glut_lasts_longer_when_the_buyers_of_compute_re_plan_slowly(results
     100x discovery: slowing either lengthens the glut, slowing both the reabsorption most."""
 
     def median(variant: dict, key: str) -> float:
-        values = [s[key] for s in results.glut[report._glut_label(variant)] if s[key] is not None]
+        # a glut not reabsorbed by the end of the run counts as longer than any that is
+        runs = [s for s in results.glut[report._glut_label(variant)] if s["glut"]]
+        values = [math.inf if s[key] is None else s[key] for s in runs]
         return float(np.median(values))
 
     shipped, users, training, both = report.GLUT_VARIANTS

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from aibubble.experiments.files import atomic_write_text
+from aibubble.experiments.stats import fmt_share
 
 
 def _g(v: float) -> str:
@@ -75,37 +76,75 @@ def readme(folder: Path) -> str:
         "![diagnostics](diagnostics.png)",
     ]
     if (folder / "predict.csv").exists():
-        from aibubble.calibration.predict import lines as predict_lines
-
-        tab = pd.read_csv(folder / "predict.csv")
-        lines += [
-            "",
-            "## The answer over the posterior (`aibubble predict`)",
-            "",
-            f"{int(tab['runs'].iloc[0])} runs per shock (posterior draws x seeds, shared across shocks).",
-            "P(...) [95 % Wilson]; 'by draw' is the 5-95 % band of the per-draw probability; the effect",
-            "is the paired difference in P(bubble) against no shock.",
-            "",
-            "```",
-            *predict_lines(tab),
-            "```",
-        ]
-        if (folder / "predict-conditions.csv").exists():
-            cond = pd.read_csv(folder / "predict-conditions.csv")
-            shocks = [c.removeprefix("p_bubble ") for c in cond.columns if c.startswith("p_bubble ")]
-            lines += [
-                "",
-                f"What decides it: `{cond['param'].iloc[0]}` moves the per-draw P(bubble) most (mean",
-                f"|correlation| {cond['mean_abs_correlation'].iloc[0]:.2f} over the shocks). P(bubble) by",
-                "its third of the draws:",
-                "",
-                "| range | draws | " + " | ".join(shocks) + " |",
-                "|---|---|" + "---|" * len(shocks),
-            ]
-            for r in cond.to_dict("records"):
-                cells = " | ".join(f"{r['p_bubble ' + s]:.2f}" for s in shocks)
-                lines.append(f"| {r['low']:.3g}-{r['high']:.3g} | {r['draws']} | {cells} |")
+        lines += ["", "## The answer over the posterior (`aibubble predict`)", "", *answer(folder)]
     return "\n".join(lines) + "\n"
+
+
+def _usd(v: float) -> str:
+    return "n/a" if math.isnan(v) else f"${v / 1e9:,.0f}B"
+
+
+def answer(folder: Path) -> list[str]:
+    """The answer to the essay's question over a calibration's posterior, as Markdown: P(glut)
+    and P(bubble) per shock (`aibubble predict`), what decides it, and the out-of-sample checks.
+    Shared by the calibration's README and the findings page, which leads with it."""
+    tab = pd.read_csv(folder / "predict.csv")
+    out = [
+        f"{int(tab['runs'].iloc[0])} runs per shock: posterior draws x seeds, the same for every "
+        "shock. P(...) [95 % Wilson]; 'by draw' is the 5-95 % band of the per-draw P(bubble) (the "
+        "parameter uncertainty); the effect is the paired difference in P(bubble) against no shock "
+        "[95 %]; losses are the write-offs and lenders' default losses over the run, median [5 %, 95 %].",
+        "",
+        "| shock | P(bubble) | P(glut) | P(bubble) by draw | glut months | losses | effect on P(bubble) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in tab.to_dict("records"):
+        effect = (
+            "-"
+            if r["shock"] == "none"
+            else fmt_share((r["bubble_effect"], r["bubble_effect_lo95"], r["bubble_effect_hi95"]))
+        )
+        months = "n/a" if math.isnan(r["glut_months_median"]) else f"{r['glut_months_median']:.0f}"
+        out.append(
+            f"| {r['shock']} | {fmt_share((r['p_bubble'], r['p_bubble_lo95'], r['p_bubble_hi95']))} "
+            f"| {fmt_share((r['p_glut'], r['p_glut_lo95'], r['p_glut_hi95']))} "
+            f"| {r['p_bubble_draws_q05']:.2f}-{r['p_bubble_draws_q95']:.2f} | {months} "
+            f"| {_usd(r['losses_usd_median'])} [{_usd(r['losses_usd_q05'])}, {_usd(r['losses_usd_q95'])}] "
+            f"| {effect} |"
+        )
+    if (folder / "predict-conditions.csv").exists():
+        cond = pd.read_csv(folder / "predict-conditions.csv")
+        shocks = [c.removeprefix("p_bubble ") for c in cond.columns if c.startswith("p_bubble ")]
+        out += [
+            "",
+            f"What decides it: `{cond['param'].iloc[0]}` moves the per-draw P(bubble) most (mean "
+            f"|correlation| {cond['mean_abs_correlation'].iloc[0]:.2f} over the shocks). P(bubble) by "
+            "its third of the draws:",
+            "",
+            "| range | draws | " + " | ".join(shocks) + " |",
+            "|---|---|" + "---|" * len(shocks),
+        ]
+        for r in cond.to_dict("records"):
+            cells = " | ".join(f"{r['p_bubble ' + s]:.2f}" for s in shocks)
+            out.append(f"| {r['low']:.3g}-{r['high']:.3g} | {r['draws']} | {cells} |")
+    checks = pd.read_csv(folder / "predictive.csv")
+    held = checks[checks["sample"] != "fitted"]
+    if len(held):
+        out += [
+            "",
+            "Out of sample: figures dated 2026 were never fitted; the posterior predicts them "
+            "(fresh runs at posterior draws, one seed each). 'within' is the share of draws within "
+            "one measurement uncertainty of the record.",
+            "",
+            "| figure | record | simulated median [5 %, 95 %] | within |",
+            "|---|---|---|---|",
+            *(
+                f"| {r['target']} | {r['record']} | {_g(r['median'])} [{_g(r['q05'])}, {_g(r['q95'])}] "
+                f"| {100 * r['share_within_1sd']:.0f} % |"
+                for r in held.to_dict("records")
+            ),
+        ]
+    return out
 
 
 def write_readme(folder: Path) -> None:

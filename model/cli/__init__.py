@@ -232,6 +232,10 @@ def show(scenario: str, assignments: tuple[str, ...], markdown: bool) -> None:
         click.echo(parameter_table(cfg))
         return
     click.echo(f"{cfg.name}: {cfg.description.strip()}" if cfg.description.strip() else cfg.name)
+    if cfg.parameters:
+        click.echo(
+            f"parameters: {cfg.parameters} (the estimated ones say so; --set parameters=none for hand-set)"
+        )
     rows = [r for r in describe(cfg) if "." in r["key"]]  # name/description printed above
     sections: dict[str, list[tuple[str, str, str, str]]] = {}
     for r in rows:

@@ -131,7 +131,7 @@ def predict(
     from aibubble.experiments.files import atomic_write_text, write_parquet
     from aibubble.experiments.sweeps import default_workers
 
-    status = _status(folder)
+    status = calibration_status(folder)
     if status != "complete":
         raise UserError(
             f"{folder}: the calibration is {status}; finish it with `aibubble calibrate --resume`"
@@ -162,7 +162,8 @@ def predict(
     click.echo(f"written: {folder / 'predict.csv'}")
 
 
-def _status(folder: Path) -> str:
+def calibration_status(folder: Path) -> str:
+    """A calibration folder's manifest status ('complete' once it has finished)."""
     import json
 
     try:

@@ -40,6 +40,13 @@ from aibubble.cli.errors import UserError, people_errors
 @click.option(
     "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="Processes for the sweep."
 )
+@click.option(
+    "--calibration",
+    "calibration_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A finished calibration folder on which `aibubble predict` has run: the page leads with "
+    "its answer over the posterior and its out-of-sample checks (docs/calibration for the shipped one).",
+)
 @people_errors
 def report(
     replicates: int,
@@ -48,9 +55,24 @@ def report(
     steps: int | None,
     grid_levels: int | None,
     workers: int,
+    calibration_dir: Path | None,
 ) -> None:
-    """Regenerate the findings report: scenario table, paired counterfactuals, phase diagram,
-    stylised facts and calibration, each observed vs simulated."""
+    """Regenerate the findings report: the answer over the calibrated posterior (with
+    --calibration), scenario table, paired counterfactuals, phase diagram, stylised facts and
+    calibration, each observed vs simulated."""
+    if calibration_dir is not None:  # before any run: a mistake costs nothing
+        from aibubble.cli.calibrate import calibration_status
+
+        status = calibration_status(calibration_dir)
+        if status != "complete":
+            raise UserError(
+                f"{calibration_dir}: the calibration is {status}; finish it with "
+                "`aibubble calibrate --resume`"
+            )
+        if not (calibration_dir / "predict.csv").is_file():
+            raise UserError(
+                f"{calibration_dir}: no predict.csv; run `aibubble predict {calibration_dir}` first"
+            )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -63,6 +85,7 @@ def report(
         steps,
         grid_levels,
         workers,
+        calibration=calibration_dir,
         progress=None if sys.stderr.isatty() else False,
         say=lambda line: click.echo(f"report: {line}", err=True),
     )
