@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from aibubble.cli.findings import report
 
 TINY = ["--replicates", "1", "--n-users", "300", "--steps", "72", "--grid-levels", "2"]
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = ["--calibration", "docs/calibration"]  # read from the checkout's root
 
 
 def _files(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_report_is_deterministic_and_complete(tmp_path):
+def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
-        result = CliRunner().invoke(report, [*TINY, "--out", str(out)])
+        result = CliRunner().invoke(report, [*TINY, *SHIPPED, "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert "checks pass" in result.output
         # its size before it starts, and its stages as they come (to stderr, for people)
@@ -38,6 +42,12 @@ def test_report_is_deterministic_and_complete(tmp_path):
     for name in first:
         assert first[name] == second[name], f"{name} differs between regenerations"
     text = first["README.md"].decode()
+    # the page leads with the answer over the posterior and the out-of-sample checks (issue 15)
+    lead = text.index("## The answer over the calibrated posterior")
+    assert lead < text.index("## Scenarios")
+    assert "| open 100x, 2027 | 0.82 [0.77, 0.87] |" in text[lead:]
+    assert "| capex_2026 | 6.5e+11 USD (2026) |" in text[lead:]
+    assert "over the calibrated posterior, P(bubble) is none: 0.28 [0.22, 0.34]" in text
     for heading in (
         "## Scenarios",
         "### How much of P(bubble) is a threshold",
@@ -50,7 +60,10 @@ def test_report_is_deterministic_and_complete(tmp_path):
         "## What the model does not reproduce",
     ):
         assert heading in text
-    assert "aibubble report --replicates 1 --n-users 300 --steps 72 --grid-levels 2" in text
+    assert (
+        "aibubble report --replicates 1 --n-users 300 --steps 72 --grid-levels 2 "
+        "--calibration docs/calibration" in text
+    )
     assert "reduced from the shipped spec" in text
     assert str(tmp_path) not in text  # no paths in the page
     assert "PASS" in text and "FAIL" in text
@@ -59,11 +72,27 @@ def test_report_is_deterministic_and_complete(tmp_path):
     assert b"Matplotlib" not in first["stylised-facts.png"]  # no version metadata in the PNGs
 
 
-def test_committed_findings_match_a_fresh_regeneration(tmp_path):
+def test_a_report_on_an_unfinished_calibration_stops_before_any_run(tmp_path):
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"status": "complete"}')
+    out = tmp_path / "findings"
+    result = CliRunner().invoke(report, [*TINY, "--calibration", str(folder), "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {folder}: no predict.csv; run `aibubble predict {folder}` first"
+    (folder / "manifest.json").write_text('{"status": "running"}')
+    result = CliRunner().invoke(report, [*TINY, "--calibration", str(folder), "--out", str(out)])
+    assert "the calibration is running" in result.output and result.exit_code == 2
+    assert not out.exists()
+
+
+@pytest.mark.findings
+def test_committed_findings_match_a_fresh_regeneration(tmp_path, monkeypatch):
     """docs/findings/README.md is what the current code prints (figures are not compared:
     their bytes depend on the installed fonts and matplotlib)."""
+    monkeypatch.chdir(REPO)
     out = tmp_path / "findings"
-    result = CliRunner().invoke(report, ["--out", str(out)])  # the default: 50 seeds
+    result = CliRunner().invoke(report, [*SHIPPED, "--out", str(out)])  # the default: 50 seeds
     assert result.exit_code == 0, result.output
-    committed = Path(__file__).resolve().parent.parent / "docs" / "findings" / "README.md"
+    committed = REPO / "docs" / "findings" / "README.md"
     assert (out / "README.md").read_text() == committed.read_text(), "regenerate: aibubble report"
