@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 from aibubble.compute_market import Offer
 
 
+def _appended(values: np.ndarray, value: float) -> np.ndarray:
+    """A new array: `values` then `value`, in `values`' dtype (cheaper than concatenating a
+    one-element list, which numpy must first convert to an array)."""
+    out = np.empty(values.size + 1, dtype=values.dtype)
+    out[:-1] = values
+    out[-1] = value
+    return out
+
+
 class Hyperscaler(mesa.Agent):
     kind = "hyperscaler"  # agent type in the event log
 
@@ -73,7 +82,8 @@ class Hyperscaler(mesa.Agent):
     # --- measures -------------------------------------------------------------------
     # The fleet's totals are read a dozen times a month and change a few times: each is
     # summed once after its array is replaced. The arrays are read-only, so that no change
-    # in place can leave a total stale.
+    # in place can leave a total stale (`setflags`: a direct call, where assigning
+    # `flags.writeable` goes through a flags object that calls it).
     @property
     def h100e(self) -> np.ndarray:
         """H100e per cohort."""
@@ -81,7 +91,7 @@ class Hyperscaler(mesa.Agent):
 
     @h100e.setter
     def h100e(self, value: np.ndarray) -> None:
-        value.flags.writeable = False
+        value.setflags(write=False)
         self._h100e, self._installed = value, None
 
     @property
@@ -91,7 +101,7 @@ class Hyperscaler(mesa.Agent):
 
     @book.setter
     def book(self, value: np.ndarray) -> None:
-        value.flags.writeable = False
+        value.setflags(write=False)
         self._book, self._book_value = value, None
 
     @property
@@ -107,11 +117,11 @@ class Hyperscaler(mesa.Agent):
         return self._book_value
 
     def add_cohort(self, step: int, h100e: float, opex: float, cost: float, book: float) -> None:
-        self.born = np.concatenate((self.born, [step]))
-        self.h100e = np.concatenate((self.h100e, [h100e]))
-        self.opex = np.concatenate((self.opex, [opex]))
-        self.cost = np.concatenate((self.cost, [cost]))
-        self.book = np.concatenate((self.book, [book]))
+        self.born = _appended(self.born, step)
+        self.h100e = _appended(self.h100e, h100e)
+        self.opex = _appended(self.opex, opex)
+        self.cost = _appended(self.cost, cost)
+        self.book = _appended(self.book, book)
 
     def install_initial_fleet(
         self,
@@ -171,8 +181,7 @@ class Hyperscaler(mesa.Agent):
         self.opex_paid = float(cost.sum() * HOURS_PER_MONTH)
         # rent is booked per host, not per GPU: each cohort earns its share of what was used
         # (of what is installed, when nothing was), so the margins add up to revenue - opex
-        weights = used_by_cohort if self.used > 0 else self.h100e
-        total = float(weights.sum())
+        weights, total = (used_by_cohort, self.used) if self.used > 0 else (self.h100e, self.installed)
         self.cash_margin = (revenue * weights / total if total > 0 else 0.0) - cost * HOURS_PER_MONTH
         if self.used > 0:
             price = revenue / (self.used * HOURS_PER_MONTH)
@@ -190,7 +199,8 @@ class Hyperscaler(mesa.Agent):
         """Straight-line depreciation of the carrying amount over the remaining book life
         (after an impairment the written-down amount is the new basis, ASC 360-10-35-20);
         returns USD this month."""
-        dep = self.book / np.maximum(self.remaining_life(step), 1)
+        # months of book life left, at least one (`remaining_life` clipped at 1, not 0)
+        dep = self.book / np.maximum(self.cfg.book_life_months + 1 - step + self.born, 1)
         self.book = self.book - dep
         self.depreciation = float(dep.sum())
         return self.depreciation

@@ -145,6 +145,11 @@ class GpuVendor:
         return sum(o.firm for o in self.backlog if o.buyer == buyer)
 
     def pending(self, buyer: int) -> tuple[float, float]:
-        """(H100e, USD value) of the buyer's undelivered orders."""
-        mine = [o for o in self.backlog if o.buyer == buyer]
-        return sum(o.h100e for o in mine), sum(o.h100e * o.price_usd_per_h100e for o in mine)
+        """(H100e, USD value) of the buyer's undelivered orders (one pass over the backlog,
+        adding in backlog order as `sum` would)."""
+        h100e = value = 0.0
+        for o in self.backlog:
+            if o.buyer == buyer:
+                h100e += o.h100e
+                value += o.h100e * o.price_usd_per_h100e
+        return h100e, value

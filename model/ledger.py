@@ -30,7 +30,7 @@ class Ledger:
 
     def transfer(self, payer: Account, payee: Account, amount: float, kind: str) -> float:
         """Move `amount` USD; returns it so callers can chain. Negative or NaN is a bug."""
-        if not math.isfinite(amount) or amount < 0:
+        if not 0.0 <= amount < math.inf:  # False for NaN too
             raise ValueError(f"invalid transfer of {amount!r} USD ({kind})")
         if amount == 0:
             return 0.0

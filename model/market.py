@@ -489,6 +489,7 @@ class AIMarketModel(mesa.Model):
         cfg = self.config.hyperscalers
         core = cfg.core_cash_flow_usd_per_month * cfg.core_cash_flow_growth_per_year ** (t / 12)
         installed = self.installed_by_host
+        total = installed.sum()
         self._fleet_flows = {"failed": 0.0, "retired": 0.0, "delivered": 0.0}
         for j, hs in enumerate(self.hyperscalers):
             failed, retired = hs.run_month(
@@ -496,7 +497,7 @@ class AIMarketModel(mesa.Model):
                 allocation.used_by_cohort[j],
                 host_revenue[j],
                 core,
-                wanted * installed[j] / installed.sum(),
+                wanted * installed[j] / total,
                 self.reference_price,
             )
             self._fleet_flows["failed"] += failed
