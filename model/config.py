@@ -885,7 +885,7 @@ def resolve_path(scenario: str | Path, relative_to: Path | None = None) -> Path:
     `relative_to`, when given: a file's `extends` is read from that file's folder)."""
     text = str(scenario)
     path = Path(text)
-    if path.suffix in (".yaml", ".yml") or os.sep in text:
+    if _is_path(text):
         if relative_to is not None and not path.is_absolute():
             path = relative_to / path
         if not path.is_file():
@@ -925,6 +925,7 @@ def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def _is_path(text: str) -> bool:
+    """A file's name or path, not a name to look up in `config/`."""
     return Path(text).suffix in (".yaml", ".yml") or os.sep in text
 
 
@@ -944,10 +945,12 @@ def parameter_file(name: str) -> tuple[str, dict[str, Any]]:
     source = data.pop("source", f"estimated ({path.name})")
     if not isinstance(source, str):
         raise ConfigError(f"{path}: key 'source' must be text saying where the values come from")
-    sections = {n for n, f in Config.model_fields.items() if isinstance(f.default, BaseModel)}
+    sections = {
+        n: type(f.default) for n, f in Config.model_fields.items() if isinstance(f.default, BaseModel)
+    }
     for key in _leaves(data):
         section, _, field = key.partition(".")
-        if section not in sections or field not in type(getattr(Config(), section)).model_fields:
+        if section not in sections or field not in sections[section].model_fields:
             raise ConfigError(f"{path}: unknown parameter '{key}'")
         if section == "run" or (key in SHOCK_KEYS and key not in EXPECTATIONS):
             raise ConfigError(f"{path}: '{key}' is a scenario's shock or horizon, not a parameter")
@@ -1032,6 +1035,7 @@ def load_config(scenario: str | Path = "baseline", overrides: dict[str, Any] | N
         )
     if named:  # under every value the files and --set state: only what they leave unsaid
         data = _merge(parameter_file(named)[1], data)
+        origin += f" (parameters {named})"
     return build(data, origin)
 
 
@@ -1114,7 +1118,9 @@ def describe(config: Config) -> list[dict[str, Any]]:
         defaults = {row["key"]: row["value"] for row in describe(Config())}
         for row in rows:
             if row["key"] in estimated and row["value"] == estimated[row["key"]]:
-                row["source"] = f"{source}; hand-set {defaults[row['key']]:g}: {row['source']}"
+                hand = defaults[row["key"]]
+                shown = f"{hand:g}" if isinstance(hand, float) else str(hand)
+                row["source"] = f"{source}; hand-set {shown}: {row['source']}"
     return rows
 
 
