@@ -829,7 +829,7 @@ def write_off_note(res: Results) -> str:
     rate = load_config("baseline").hyperscalers.failure_rate_per_year
     return (
         f"Write-offs over the run by cause: the largest share of the baseline's is {causes[top]} "
-        f"({_bn(totals[top])}, median), in a scenario with no discovery and few gluts; GPUs fail at "
+        f"({_bn(totals[top])}, median), in a scenario with no scripted discovery and few gluts; GPUs fail at "
         f"{rate:.0%}/year of book value, and impairment follows ASC 360 whenever a cohort's "
         "undiscounted cash flows fall below its book, glut or not."
     )
