@@ -34,6 +34,7 @@ from aibubble.experiments import counterfactual as cf
 from aibubble.experiments.analysis import threshold_table
 from aibubble.experiments.files import BARE_PNG, save_figure
 from aibubble.experiments.stats import fmt_share, paired_difference, share
+from aibubble.gpu_market import hardware_performance
 from aibubble.measures import BILLION, SEVERITIES
 from aibubble.metrics import efficiency_elasticity
 
@@ -552,7 +553,8 @@ def _supply_bound(res: Results) -> str:
     """Why the baseline's rents do not fall and rebound as the H100 index did, from the runs'
     own 2025 lead time and price paid."""
     cfg = load_config("baseline")
-    perf = 2 ** (np.arange(13, 25) / (12 * cfg.efficiency.hardware_doubling_years))  # list = base / perf
+    # list price = base / perf
+    perf = hardware_performance(np.arange(13, 25), cfg.efficiency.hardware_doubling_years)
     frames = res.frames["baseline"]
     lead = float(np.median([_col(f, "gpu_lead_time_months")[13:25].mean() for f in frames]))
     paid = [(_col(f, "gpu_price_usd_per_h100e")[13:25] * perf).mean() for f in frames]
