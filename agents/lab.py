@@ -4,11 +4,13 @@ A lab's efficiency (tokens per H100e-month) is the background algorithmic progre
 gains of the discoveries it has adopted. Its token price is its compute cost per token times
 a markup that competition limits: the Bertrand-Nash markup of a logit market, where a lab
 with share s facing choice sensitivity beta and usage elasticity eps has Lerner index
-1 / (beta (1 - s) + eps). Training budgets are set in dollars from smoothed revenue, so
-cheaper compute buys bigger runs. Labs reserve part of their needs on long contracts
-(take-or-pay), buy the rest spot, ask investors for a round while revenue grows (the
-investor pool, `model/investors.py`, decides how much of it they get), and go bankrupt when
-they cannot pay a compute bill.
+1 / (beta (1 - s) + eps). Training budgets are set in dollars from smoothed revenue and
+cash, so cheaper compute buys bigger runs; `capability_share` says how much of an efficiency
+gain labs spend on capability (more effective compute) rather than on cost (fewer
+GPU-hours). Labs reserve part of their needs on long contracts (take-or-pay), buy the rest
+spot, ask investors for a round while revenue grows (the investor pool,
+`model/investors.py`, decides how much of it they get), and go bankrupt when they cannot pay
+a compute bill.
 """
 
 from __future__ import annotations
@@ -91,14 +93,20 @@ class AILab(mesa.Agent):
 
     @property
     def training_budget(self) -> float:
-        """USD per month for training: gross profit plus cash spread over the runway.
+        """USD per month for training: gross profit plus cash spread over the runway, times
+        efficiency^(capability_share - 1).
 
-        A lab investors would not fund now (revenue not growing), or whose last request they
-        rationed, conserves its cash.
+        At capability share 1 an efficiency gain is spent on capability: the same dollars buy
+        the same GPU-hours and efficiency-times more effective compute. At 0 it is spent on
+        cost: the same effective compute for 1/efficiency of the dollars. A lab investors would
+        not fund now (revenue not growing), or whose last request they rationed, conserves its
+        cash.
         """
         fundable = self.can_raise() and not self.rationed
         runway = self.cfg.training_runway_months * (1.0 if fundable else self.cfg.conserve_factor)
-        return max(self.gross_ema, 0.0) + max(self.cash, 0.0) / runway
+        budget = max(self.gross_ema, 0.0) + max(self.cash, 0.0) / runway
+        saved = self.cfg.capability_share - 1.0
+        return budget * self.efficiency**saved if saved else budget
 
     # --- decisions ----------------------------------------------------------------
     def adopt(self, discovery_id: int, gain: float) -> bool:

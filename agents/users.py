@@ -9,10 +9,14 @@ Behaviour per month:
   has become relative to month 0 (`adoption_price_elasticity`, 0 = pure Bass);
 - usage per adopter moves a fraction `adjustment_per_month` of the way (in logs) toward the
   long-run level  a_i * G(t) * (price / price_0)^(-elasticity), where G(t) is usefulness
-  growing at a rate that halves every `usefulness_halflife_years`, capped by a spending
-  budget per user (so spending, not usage, saturates when AI gets very cheap): constant-elasticity demand with
-  partial adjustment, so the impact elasticity is adjustment x elasticity and the long-run
-  one is the elasticity itself;
+  growing at a rate that halves every `usefulness_halflife_years`: constant-elasticity demand
+  with partial adjustment, so the impact elasticity is adjustment x elasticity and the
+  long-run one is the elasticity itself;
+- that level saturates against a time budget (`saturation_tokens_per_user_day`): usage is the
+  harmonic combination 1/u = 1/u_unsaturated + 1/u_saturation, so the price elasticity falls
+  to elasticity x (1 - u/u_saturation) as usage nears the asymptote, and no person's agents
+  process more tokens than the budget allows however cheap AI gets;
+- spending is capped by a budget per user (`max_spend_usd_per_user_month`);
 - a share of segments reconsiders its lab each month, choosing by a logit on log price and
   quality.
 """
@@ -23,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+
+from aibubble.measures import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
     from aibubble.config import UserConfig
@@ -78,8 +84,20 @@ class UserPopulation(mesa.Agent):
             np.log(cfg.max_spend_usd_per_user_month / cfg.tokens_per_user_month / self.anchor_price)
             + self.log_base
         )
+        # minus the saturation level per segment in log tokens per month, proportional to base
+        # usage (heavy users' time budgets hold more agent work): its mean over segments is
+        # saturation_tokens_per_user_day; None without a time budget
+        self.neg_log_saturation = (
+            None
+            if cfg.saturation_tokens_per_user_day is None
+            else -(
+                np.log(cfg.saturation_tokens_per_user_day * DAYS_PER_MONTH / cfg.tokens_per_user_month)
+                + self.log_base
+            )
+        )
         self.price_response = np.zeros(n)  # log usage change due to price, adjusting slowly
         self.log_usage = self.log_base.copy()  # log tokens per user per month
+        self._saturate(self.log_usage)
         # Scratch arrays reused every month: a fresh 10^5-10^6 element temporary is fresh memory
         # from the OS, and touching its pages cost as much as the arithmetic on it.
         self._floats = np.empty(n)
@@ -136,11 +154,13 @@ class UserPopulation(mesa.Agent):
         return float(rate * (1.0 - np.exp(-k * month / 12.0)) / k)
 
     def adjust_usage(self, lab_prices: np.ndarray, month: int) -> None:
-        """Move the price response part of the way to its long-run level, then cap by budget.
+        """Move the price response part of the way to its long-run level, saturate against the
+        time budget, then cap by the spending budget.
 
         Usefulness shifts demand at once; the response to price builds up slowly (habits,
-        integrations), so the impact elasticity is adjustment x elasticity. Logs are taken
-        per lab, then gathered per segment.
+        integrations), so the impact elasticity is adjustment x elasticity. Saturation is
+        1/u = 1/u_unsaturated + 1/u_saturation, in logs -logaddexp(-ln u, -ln s). Logs are
+        taken per lab, then gathered per segment.
         """
         cfg = self.cfg
         # log price of each segment's lab; "clip" only lets take() write into `out` directly
@@ -151,7 +171,17 @@ class UserPopulation(mesa.Agent):
         self.price_response += pull
         usage = np.add(self.log_base, self.price_response, out=self.log_usage)
         usage += self.log_usefulness(month)
+        self._saturate(usage)
         np.minimum(usage, np.subtract(self.log_budget, log_price, out=self._floats2), out=usage)
+
+    def _saturate(self, log_usage: np.ndarray) -> None:
+        """In place: ln u <- -logaddexp(-ln u, -ln s), i.e. 1/u = 1/u + 1/s (no-op without a
+        time budget)."""
+        if self.neg_log_saturation is None:
+            return
+        np.negative(log_usage, out=log_usage)
+        np.logaddexp(log_usage, self.neg_log_saturation, out=log_usage)
+        np.negative(log_usage, out=log_usage)
 
     def choose_labs(self, lab_prices: np.ndarray, lab_quality: np.ndarray, alive: np.ndarray) -> None:
         """Some segments (and all of a dead lab's) re-choose by a logit on price and quality.

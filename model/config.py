@@ -28,10 +28,15 @@ from pydantic import (
 )
 
 from aibubble.errors import UserMistake
+from aibubble.measures import DAYS_PER_MONTH
 
 # The shipped scenarios and sweep specs: package data of `aibubble.data` (config/ in the checkout),
 # a folder on disk in an editable or a wheel install. AIBUBBLE_CONFIG_DIR points elsewhere.
 CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR") or str(resources.files("aibubble.data")))
+
+
+# physical guard: all of world spending on ICT goods and services is ~6-7 % of GDP
+MAX_AI_SPENDING_SHARE_OF_GDP = 0.1
 
 
 class ConfigError(UserMistake):
@@ -441,6 +446,16 @@ class LabConfig(Section):
         ge=0,
         le=50,
     )
+    capability_share: float = P(
+        1.0,
+        "fraction (log scale)",
+        "Epoch AI (sources.md#epoch-training-compute): frontier training compute grew 4-5x a "
+        "year while algorithmic efficiency grew ~3x, so labs spent efficiency on capability (1); "
+        "0 spends it on cost (the same effective compute for 1/efficiency the GPUs); the "
+        "essay's open question, range 0-1",
+        ge=0,
+        le=1,
+    )
     training_quality_exponent: float = P(
         0.1, "-", "hypothesis: quality ~ (effective training compute)^x", ge=0, le=2
     )
@@ -523,6 +538,23 @@ class UserConfig(Section):
         "hypothesis: a paid seat plus agent use; caps AI spending at ~$3.6T/yr, ~3% of world GDP",
         gt=0,
     )
+    saturation_tokens_per_user_day: float | None = P(
+        None,
+        "tokens per adopted user per day (mean)",
+        "hypothesis: a time budget, e.g. 3e6 for an adopted user's agents working ~8 hours a day "
+        "at ~100 tokens/s; range 3e5 (reading and chat only) to 1e8 (~1,000 tokens/s around the "
+        "clock, the bound); none (the default) until efficiency can be spent on capability per "
+        "token: with one tier any budget empties the fleet once usage saturates (docs/ODD.md 7.5)",
+        gt=0,
+        le=1e8,
+    )
+    world_gdp_usd_per_year: float = P(
+        1.1e14,
+        "USD per year",
+        "IMF World Economic Outlook (sources.md#imf-weo): world GDP ~$110T in 2024; the "
+        "yardstick of the spending guard",
+        gt=0,
+    )
     usage_dispersion: float = P(1.0, "sd of log usage", "hypothesis: heavy users vs light users", ge=0, le=5)
     demand_elasticity: float = P(
         1.1,
@@ -558,6 +590,26 @@ class UserConfig(Section):
     switch_rate_per_month: float = P(
         0.05, "fraction per month", "hypothesis: share reconsidering their lab", ge=0, le=1
     )
+
+    @model_validator(mode="after")
+    def _physical(self) -> UserConfig:
+        """The physical guards start in the config: users begin below their time budget, and
+        the spending cap cannot take AI past a tenth of world GDP."""
+        per_day = self.tokens_per_user_month / DAYS_PER_MONTH
+        saturation = self.saturation_tokens_per_user_day
+        if saturation is not None and per_day >= saturation:
+            raise ValueError(
+                f"users.saturation_tokens_per_user_day = {saturation:g} is "
+                f"not above month-0 usage ({per_day:.4g} tokens a day from tokens_per_user_month)"
+            )
+        share = 12 * self.max_spend_usd_per_user_month * self.potential_users / self.world_gdp_usd_per_year
+        if share > MAX_AI_SPENDING_SHARE_OF_GDP:
+            raise ValueError(
+                f"users.max_spend_usd_per_user_month = {self.max_spend_usd_per_user_month:g} lets "
+                f"{self.potential_users:g} users spend {share:.0%} of world GDP on AI (at most "
+                f"{MAX_AI_SPENDING_SHARE_OF_GDP:.0%})"
+            )
+        return self
 
 
 class GpuMarketConfig(Section):

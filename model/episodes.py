@@ -49,9 +49,45 @@ class Episode:
     burst: bool  # capex collapsed in its wake
     bubble_month: int | None  # the month its impairment reached the threshold
     burst_month: int | None  # the month the trailing capex drawdown reached the threshold
+    # what closed the idle capacity from its lowest utilization to the month after the end (or
+    # the last month, when ongoing): shares of the idle H100e closed by users' inference, by
+    # training and by the fleet shrinking; None when no idle capacity was closed
+    refill_users_share: float | None
+    refill_training_share: float | None
+    refill_fleet_share: float | None
+
+    @property
+    def refilled_by(self) -> str | None:
+        """The channel that closed most of the idle capacity: users, training or fleet."""
+        shares = {
+            "users": self.refill_users_share,
+            "training": self.refill_training_share,
+            "fleet": self.refill_fleet_share,
+        }
+        if any(v is None for v in shares.values()):
+            return None
+        return max(shares, key=lambda k: shares[k] or 0.0)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"refilled_by": self.refilled_by}
+
+
+def refill_shares(df: pd.DataFrame, trough: int, after: int) -> tuple[float, float, float] | None:
+    """Shares of the idle capacity closed between rows `trough` and `after` that came from more
+    inference (users), more training and fewer GPUs in service (fleet).
+
+    Idle = installed - inference - training, so the idle H100e closed is exactly
+    d(inference) + d(training) - d(installed): the three shares add up to 1.
+    """
+    rows = df.iloc[[trough, after]]
+    users, training, installed = (
+        float(np.diff(rows[c].to_numpy(float))[0])
+        for c in ("inference_used_h100e", "training_used_h100e", "installed_capacity_h100e")
+    )
+    closed = users + training - installed
+    if closed <= 0:
+        return None
+    return users / closed, training / closed, -installed / closed
 
 
 def glut_runs(glut: np.ndarray, min_months: int, merge_gap: int) -> list[tuple[int, int]]:
@@ -85,6 +121,8 @@ def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
         losses = impaired + defaulted  # the financial write-downs of the glut
         bubble_at = _first(losses >= cfg.impairment_share_threshold * book0) if book0 > 0 else None
         burst_at = _first(wake >= cfg.capex_drawdown_threshold)
+        trough = a + int(np.argmin(util[a : b + 1]))
+        refill = refill_shares(df, trough, min(b + 1, len(df) - 1))
         episodes.append(
             Episode(
                 onset=int(steps[a]),
@@ -104,6 +142,9 @@ def find_episodes(df: pd.DataFrame, cfg: BubbleConfig) -> list[Episode]:
                 burst=burst_at is not None,
                 bubble_month=None if bubble_at is None else int(steps[a + bubble_at]),
                 burst_month=None if burst_at is None else int(steps[a + burst_at]),
+                refill_users_share=None if refill is None else refill[0],
+                refill_training_share=None if refill is None else refill[1],
+                refill_fleet_share=None if refill is None else refill[2],
             )
         )
     return episodes

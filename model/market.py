@@ -37,7 +37,7 @@ from aibubble.events import EventLog
 from aibubble.gpu_market import GpuVendor
 from aibubble.investors import InvestorPool
 from aibubble.ledger import Ledger
-from aibubble.measures import SERIES
+from aibubble.measures import DAYS_PER_MONTH, SERIES
 from aibubble.metrics import BubbleTracker, run_summary
 from aibubble.vintages import VintageBook
 
@@ -164,7 +164,9 @@ class AIMarketModel(mesa.Model):
         self.bubble = BubbleTracker(cfg.bubble)
         self.metrics: dict[str, float] = {}
         installed = self.total_installed
-        self._observe(None, used=installed * cfg.hyperscalers.target_utilization, available=installed)
+        used = installed * cfg.hyperscalers.target_utilization
+        inference = min(float(self._inference_need().sum()), used)
+        self._observe(None, used=used, available=installed, inference=inference, training=used - inference)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in SERIES},
             agenttype_reporters={
@@ -343,6 +345,8 @@ class AIMarketModel(mesa.Model):
             allocation.clearing,
             used=allocation.reserved_used + float(allocation.clearing.dispatched.sum()),
             available=available,
+            inference=float(allocation.inference.sum()),
+            training=float(allocation.training.sum()),
         )
         self.datacollector.collect(self)
         if t >= self.config.run.steps:
@@ -518,12 +522,12 @@ class AIMarketModel(mesa.Model):
             hs.close_month()
 
     # ------------------------------------------------------------------ observation
-    def _observe(self, clearing, used: float, available: float) -> None:
+    def _observe(self, clearing, used: float, available: float, inference: float, training: float) -> None:
         """Model-level measures (`model.measures.SERIES`) and the glut indicators.
 
         Installed capacity is the capacity in service during the month, the stock that use and
         utilization are measured against; this month's deliveries, failures and retirements
-        show in the next month's row.
+        show in the next month's row. `inference` and `training` split the compute used.
         """
         labs = [lab for lab in self.labs if lab.alive]
         tokens = sum(lab.tokens_served for lab in labs)
@@ -533,11 +537,16 @@ class AIMarketModel(mesa.Model):
         book = sum(hs.book_value for hs in self.hyperscalers)
         utilization = min(used / available, 1.0) if available > 0 else 0.0
         capex = self.ledger.flow("capex")
+        users = self.config.users
+        adopted = self.users.adoption_share * users.potential_users
+        demanded = sum(lab.tokens_demanded for lab in labs)
         m = {
             "year": self.config.run.start_year + self.steps / 12,
             "installed_capacity_h100e": available,
             "compute_demand_h100e": demand,
             "compute_used_h100e": used,
+            "inference_used_h100e": inference,
+            "training_used_h100e": training,
             "unmet_compute_h100e": max(demand - used, 0.0),
             "utilization": utilization,
             "spot_price_usd_per_gpu_hour": self.spot_price,
@@ -555,8 +564,10 @@ class AIMarketModel(mesa.Model):
             "gpu_lead_time_months": self.vendor.lead_time_months(),
             "token_price_usd_per_mtok": self._token_price(labs, spending, tokens),
             "tokens_served": tokens,
-            "tokens_demanded": sum(lab.tokens_demanded for lab in labs),
+            "tokens_demanded": demanded,
+            "tokens_per_user_day": demanded / adopted / DAYS_PER_MONTH if adopted > 0 else 0.0,
             "ai_spending_usd": spending,
+            "ai_spending_share_of_gdp": 12 * spending / users.world_gdp_usd_per_year,
             "lab_funding_requested_usd": self.investors.requested,
             "lab_funding_usd": self.ledger.flow("funding"),
             "investor_inflow_usd": self.investors.inflow,

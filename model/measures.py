@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 HOURS_PER_MONTH = 730.0  # hours in an average month: prices are per hour, flows per month
+DAYS_PER_MONTH = 365.25 / 12
 BILLION = 1e9
 
 
@@ -35,6 +36,8 @@ SERIES: dict[str, Measure] = _table(
     ("installed_capacity_h100e", "H100e", "installed capacity (in service this month)"),
     ("compute_demand_h100e", "H100e", "compute demand"),
     ("compute_used_h100e", "H100e", "compute used"),
+    ("inference_used_h100e", "H100e", "compute used to serve users"),
+    ("training_used_h100e", "H100e", "compute used for training"),
     ("unmet_compute_h100e", "H100e", "unmet compute demand"),
     ("utilization", "fraction", "utilization"),
     ("spot_price_usd_per_gpu_hour", "USD per H100e-hour", "spot rental price"),
@@ -53,7 +56,9 @@ SERIES: dict[str, Measure] = _table(
     ("token_price_usd_per_mtok", "USD per million tokens", "token price"),
     ("tokens_served", "tokens per month", "tokens served"),
     ("tokens_demanded", "tokens per month", "tokens demanded"),
+    ("tokens_per_user_day", "tokens per adopted user per day", "tokens demanded per adopted user"),
     ("ai_spending_usd", "USD per month", "users' AI spending"),
+    ("ai_spending_share_of_gdp", "fraction of 2024 world GDP", "users' AI spending, annualised"),
     ("lab_funding_requested_usd", "USD per month", "lab funding requested"),
     ("lab_funding_usd", "USD per month", "lab funding raised"),
     ("investor_inflow_usd", "USD per month", "new investor capital for labs"),
@@ -116,6 +121,9 @@ OUTCOMES: dict[str, Measure] = _table(
     ("neocloud_defaults", "defaults", "neocloud defaults"),
     ("glut_impairment_usd", "USD", "impairment during gluts"),
     ("reabsorption_months", "months", "reabsorption (from onset)"),
+    ("glut_refill_users_share", "fraction of idle capacity closed", "first glut closed by users"),
+    ("glut_refill_training_share", "fraction of idle capacity closed", "first glut closed by training"),
+    ("glut_refill_fleet_share", "fraction of idle capacity closed", "first glut closed by a smaller fleet"),
     ("bankruptcies", "labs", "lab bankruptcies"),
     ("labs_alive", "labs", "labs alive"),
     ("final_utilization", "fraction", "final utilization"),

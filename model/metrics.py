@@ -85,6 +85,11 @@ def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) 
         "neocloud_defaults": int(df["neocloud_defaults"].iloc[-1]),
         "glut_impairment_usd": sum(e.impairment_usd for e in episodes),
         "reabsorption_months": reabsorb,
+        # what closed the first glut's idle capacity (episodes.refill_shares)
+        "glut_refill_users_share": episodes[0].refill_users_share if episodes else None,
+        "glut_refill_training_share": episodes[0].refill_training_share if episodes else None,
+        "glut_refill_fleet_share": episodes[0].refill_fleet_share if episodes else None,
+        "glut_refilled_by": episodes[0].refilled_by if episodes else None,
         "bankruptcies": int(df["bankruptcies"].iloc[-1]),
         "labs_alive": int(df["labs_alive"].iloc[-1]),
         "final_utilization": float(util[-1]),
