@@ -116,6 +116,12 @@ CASES: dict[str, Case] = {
     "run a discovery of a lab that does not exist": case(
         f"{R} --set jump_size=10 --set jump_month=3 --set discovery.lab=99", "discovery.lab"
     ),
+    "run a time budget below month-0 usage": case(
+        f"{R} --set users.saturation_tokens_per_user_day=1000", "users.saturation_tokens_per_user_day"
+    ),
+    "run a spending cap past a tenth of world GDP": case(
+        f"{R} --set users.max_spend_usd_per_user_month=1e4", "users.max_spend_usd_per_user_month", "GDP"
+    ),
     "run --counterfactual without a discovery": case(f"{R} --counterfactual", "discovery.jump_size"),
     # ------------------------------------------------------------------ run: options
     "run --seed below 0": case(f"{R} --seed -1", "--seed"),
