@@ -79,6 +79,8 @@ def refill_shares(df: pd.DataFrame, trough: int, after: int) -> tuple[float, flo
     Idle = installed - inference - training, so the idle H100e closed is exactly
     d(inference) + d(training) - d(installed): the three shares add up to 1.
     """
+    if "inference_used_h100e" not in df:  # a frame saved before the split was recorded
+        return None
     rows = df.iloc[[trough, after]]
     users, training, installed = (
         float(np.diff(rows[c].to_numpy(float))[0])

@@ -978,19 +978,24 @@ def crn_note(res: Results) -> str:
 
 def glut_table(res: Results) -> str:
     lines = [
-        "| buyers of compute | P(glut) | glut months | P(bubble) | peak overcapacity | reabsorption |",
-        "|---|---|---|---|---|---|",
+        "| buyers of compute | P(glut) | glut months | P(bubble) | peak overcapacity | reabsorption | "
+        "closed by users | closed by training | closed by a smaller fleet |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, summaries in res.glut.items():
         gluts = [s for s in summaries if s["glut"]]
         reab = [s["reabsorption_months"] for s in gluts]
         done = sum(r is not None for r in reab)
+        closed = " | ".join(
+            _interval([s[f"glut_refill_{channel}_share"] for s in gluts], _pct)
+            for channel in ("users", "training", "fleet")
+        )
         lines.append(
             f"| {label} | {fmt_share(share([s['glut'] for s in summaries]))} | "
             f"{_interval([s['glut_months'] for s in gluts], _mo)} | "
             f"{fmt_share(share([s['bubble'] for s in summaries]))} | "
             f"{_interval([s['peak_overcapacity'] for s in summaries], _pct)} | "
-            f"{_interval(reab, _mo)} ({done} of {len(gluts)} reabsorbed) |"
+            f"{_interval(reab, _mo)} ({done} of {len(gluts)} reabsorbed) | {closed} |"
         )
     return "\n".join(lines)
 
@@ -1353,6 +1358,12 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "All are hypotheses in `config/baseline.yaml`.",
         "",
         glut_table(res),
+        "",
+        "What ends the first glut: of the idle capacity closed between its lowest utilization and "
+        "the month after it ends, the share that users' inference filled, the share training "
+        "filled and the share a smaller fleet (failures, retirements and defaults outrunning "
+        "deliveries) removed; the three add up to 1, and a share below 0 went the other way "
+        "(`refill_*` in each run's episodes, `glut_refilled_by` in its summary).",
         "",
         "## Stylised facts: observed vs simulated",
         "",
