@@ -597,7 +597,9 @@ def test_kill_9_of_the_driver_leaves_no_process_of_the_sweep_alive(tmp_path, bac
     spec = {**GRID, "name": "long-runs", "fixed": {"n_users": 2000, "jump_month": 6}, "replicates": 10}
     out = tmp_path / "out"
     marker = uuid.uuid4().hex
-    command = [sys.executable, "-m", "aibubble.cli.sweeps", "sweep", str(write_spec(tmp_path, spec))]
+    # a part file every 2 runs: the ledger shows finished runs long before the sweep could end
+    # (with the default 30-s parts, 60 runs on this machine finished before the first part)
+    command = [sys.executable, "-c", SMALL_PARTS, "sweep", str(write_spec(tmp_path, spec))]
     proc = subprocess.Popen(
         [*command, "--workers", "2", "--backend", backend, "--out", str(out), "--no-analyze"],
         cwd=REPO,
