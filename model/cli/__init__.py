@@ -174,8 +174,10 @@ def run(
             cfg.run.start_year + jump / 12 if jump < cfg.run.steps else None,
         )
 
+        catch_up = cf.glut_catch_up(m.model_frame(), m.summary(), counter.model_frame())
+
         def extra(folder: Path) -> None:
-            cf.write_files(folder, counter, diffs, fig, elasticity)
+            cf.write_files(folder, counter, diffs, fig, elasticity, catch_up)
 
     try:
         path = write_run(m, out_dir, cfg.name, _command_line(), extra=extra)
@@ -194,6 +196,16 @@ def run(
             click.echo(f"  {line}")
         shown = "n/a" if elasticity is None else f"{elasticity:+.3f}"
         click.echo(f"  long-run compute demand elasticity to the discovery: {shown} (> 0: Jevons)")
+        if catch_up is not None:
+            inference, training = (
+                "n/a" if v is None else f"{v:.2f}"
+                for v in (catch_up["inference_with_over_without"], catch_up["training_with_over_without"])
+            )
+            ended = "ended" if catch_up["ended"] else "was still open"
+            click.echo(
+                f"  when the first glut {ended} (month {catch_up['month']}), with / without: users' "
+                f"inference {inference}, training {training}; closed mostly by {catch_up['refilled_by']}"
+            )
 
 
 @main.command()

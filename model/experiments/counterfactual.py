@@ -117,6 +117,31 @@ def pair_differences(factual: Any, counter: Any) -> dict[str, dict[str, Any]]:
     )
 
 
+def glut_catch_up(
+    factual: pd.DataFrame, summary: dict[str, Any], counter: pd.DataFrame
+) -> dict[str, Any] | None:
+    """How far each buyer of compute had caught up with the run without the discovery when the
+    factual run's first glut ended (the month after it, or the last month if it never ended):
+    inference and training used, with / without. Users' inference below 1 means the glut ended
+    before users' Jevons catch-up did; None without a glut."""
+    if not summary["episodes"]:
+        return None
+    first = summary["episodes"][0]
+    month = min(first["end"] + 1, len(factual) - 1, len(counter) - 1)
+
+    def ratio(column: str) -> float | None:
+        without = float(counter[column].iloc[month])
+        return float(factual[column].iloc[month]) / without if without > 0 else None
+
+    return {
+        "month": int(month),
+        "ended": not first["ongoing"],
+        "inference_with_over_without": ratio("inference_used_h100e"),
+        "training_with_over_without": ratio("training_used_h100e"),
+        "refilled_by": first.get("refilled_by"),
+    }
+
+
 def _show(value: float, unit: str) -> str:
     if unit == "USD":
         return f"{value / BILLION:,.1f} $bn"
@@ -184,7 +209,12 @@ def overlay_figure(
 
 
 def write_files(
-    folder: Path, counter: Any, diffs: dict[str, dict[str, Any]], figure: Figure, elasticity: float | None
+    folder: Path,
+    counter: Any,
+    diffs: dict[str, dict[str, Any]],
+    figure: Figure,
+    elasticity: float | None,
+    catch_up: dict[str, Any] | None,
 ) -> None:
     """Write the counterfactual's tables, the differences and the overlay plot into `folder`."""
     sub = folder / "counterfactual"
@@ -201,6 +231,10 @@ def write_files(
         "efficiency_elasticity": elasticity,
         "efficiency_elasticity_note": "mean log(compute demand with / without) over the last 24 "
         "months / log(jump size): > 0 the discovery raised compute demand (Jevons), < 0 it lowered it",
+        "glut_catch_up": catch_up,
+        "glut_catch_up_note": "at the end of the factual run's first glut: inference and training "
+        "used with / without the discovery (users' inference below 1: the glut ended before users "
+        "caught up), and the channel that closed most of its idle capacity",
     }
     write_json(folder / "counterfactual.json", data)
     save_figure(figure, folder / "counterfactual.png", metadata=BARE_PNG)
