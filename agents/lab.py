@@ -79,7 +79,34 @@ class AILab(mesa.Agent):
 
     @property
     def tokens_per_h100e_month(self) -> float:
-        return self.model.config.efficiency.tokens_per_h100e_month * self.efficiency
+        """Tokens an H100e serves in a month, over the lab's mix of the two tiers.
+
+        A commodity token (fixed capability) needs 1/efficiency of month 0's compute; a frontier
+        token spends the capability share of efficiency on capability, so it needs
+        efficiency^(capability_share - 1). Users' tokens are `frontier_token_share` frontier, so
+        compute per token is the mix of the two (at share 0: every token is a commodity one).
+        """
+        base = self.model.config.efficiency.tokens_per_h100e_month
+        if self.cfg.frontier_token_share == 0:
+            return base * self.efficiency
+        return base / self.compute_per_token
+
+    @property
+    def compute_per_token(self) -> float:
+        """Compute per token, relative to month 0, over the mix of the two tiers."""
+        theta = self.cfg.frontier_token_share
+        return (1 - theta) / self.efficiency + theta * self.frontier_compute_per_token
+
+    def tier_prices(self) -> tuple[float, float]:
+        """USD per token of a commodity and of a frontier token: the lab's price scaled by each
+        tier's compute per token (the markup is the same on both)."""
+        mix = self.compute_per_token
+        return self.price / self.efficiency / mix, self.price * self.frontier_compute_per_token / mix
+
+    @property
+    def frontier_compute_per_token(self) -> float:
+        """Compute per frontier token, relative to month 0: efficiency^(capability_share - 1)."""
+        return self.efficiency ** (self.cfg.capability_share - 1.0)
 
     @property
     def price_per_mtok(self) -> float:

@@ -446,13 +446,24 @@ class LabConfig(Section):
         ge=0,
         le=50,
     )
+    frontier_token_share: float = P(
+        0.0,
+        "fraction of users' tokens",
+        "hypothesis: the tokens whose tasks need the frontier's capability, served by models that "
+        "spend the capability share of efficiency on capability (flat frontier prices, "
+        "sources.md#epoch-inference-prices); the rest is a commodity tier whose compute per token "
+        "falls with efficiency; 0 (the estimated model: one commodity tier) until the next "
+        "calibration estimates it; range 0-0.5",
+        ge=0,
+        le=1,
+    )
     capability_share: float = P(
         1.0,
         "fraction (log scale)",
         "Epoch AI (sources.md#epoch-training-compute): frontier training compute grew 4-5x a "
         "year while algorithmic efficiency grew ~3x, so labs spent efficiency on capability (1); "
-        "0 spends it on cost (the same effective compute for 1/efficiency the GPUs); the "
-        "essay's open question, range 0-1",
+        "0 spends it on cost (the same effective compute for 1/efficiency the GPUs); applies to "
+        "training and to frontier tokens; the essay's open question, range 0-1",
         ge=0,
         le=1,
     )
@@ -543,8 +554,9 @@ class UserConfig(Section):
         "tokens per adopted user per day (mean)",
         "hypothesis: a time budget, e.g. 3e6 for an adopted user's agents working ~8 hours a day "
         "at ~100 tokens/s; range 3e5 (reading and chat only) to 1e8 (~1,000 tokens/s around the "
-        "clock, the bound); none (the default) until efficiency can be spent on capability per "
-        "token: with one tier any budget empties the fleet once usage saturates (docs/ODD.md 7.5)",
+        "clock, the bound); none in the estimated model, left with frontier_token_share for the "
+        "next calibration: with one tier any budget empties the fleet once usage saturates "
+        "(docs/ODD.md 7.5)",
         gt=0,
         le=1e8,
     )

@@ -563,6 +563,7 @@ class AIMarketModel(mesa.Model):
             "gpu_price_usd_per_h100e": self.vendor.price_usd_per_h100e(self.steps),
             "gpu_lead_time_months": self.vendor.lead_time_months(),
             "token_price_usd_per_mtok": self._token_price(labs, spending, tokens),
+            **self._tier_prices(labs),
             "tokens_served": tokens,
             "tokens_demanded": demanded,
             "tokens_per_user_day": demanded / adopted / DAYS_PER_MONTH if adopted > 0 else 0.0,
@@ -626,6 +627,17 @@ class AIMarketModel(mesa.Model):
         shares = np.array([lab.share for lab in labs])
         total = shares.sum()
         return float((efficiency * shares).sum() / total if total > 0 else efficiency.mean())
+
+    def _tier_prices(self, labs: list[AILab]) -> dict[str, float]:
+        """Share-weighted quoted prices of a commodity and a frontier token, USD per million
+        (the last values when no lab is left)."""
+        names = ("commodity_token_price_usd_per_mtok", "frontier_token_price_usd_per_mtok")
+        if not labs:
+            return {name: self.metrics.get(name, 0.0) for name in names}
+        shares = np.array([lab.share for lab in labs])
+        weights = shares / shares.sum() if shares.sum() > 0 else np.full(len(labs), 1 / len(labs))
+        prices = np.array([lab.tier_prices() for lab in labs])  # lab x tier
+        return dict(zip(names, (1e6 * weights @ prices).tolist(), strict=True))
 
     def _token_price(self, labs: list[AILab], spending: float, tokens: float) -> float:
         """USD per million tokens served; the quoted mean when nothing is served, and the

@@ -54,6 +54,8 @@ SERIES: dict[str, Measure] = _table(
     ("gpu_price_usd_per_h100e", "USD per H100e", "GPU price"),
     ("gpu_lead_time_months", "months", "GPU lead time"),
     ("token_price_usd_per_mtok", "USD per million tokens", "token price"),
+    ("commodity_token_price_usd_per_mtok", "USD per million tokens", "token price at fixed capability"),
+    ("frontier_token_price_usd_per_mtok", "USD per million tokens", "frontier token price"),
     ("tokens_served", "tokens per month", "tokens served"),
     ("tokens_demanded", "tokens per month", "tokens demanded"),
     ("tokens_per_user_day", "tokens per adopted user per day", "tokens demanded per adopted user"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aibubble import AIMarketModel
@@ -150,3 +151,58 @@ def test_the_capability_share_scales_training_budgets_by_efficiency_to_the_share
     assert max(lab.efficiency for lab in model.labs) > 100  # the 100x gain and background progress
     for lab, budget in zip(model.labs, spent_on_capability, strict=True):
         assert lab.training_budget == pytest.approx(budget * lab.efficiency ** (share - 1), rel=1e-12)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_with_a_frontier_tier_compute_per_token_falls_only_in_the_commodity_tier(share):
+    """A share theta of tokens is frontier: compute per token goes from 1 to
+    c = (1 - theta)/k + theta k^(phi - 1) after an open k-fold gain (phi the capability share).
+    At a constant rent and markup the token price follows c, so tokens scale by c^(-eps) and
+    inference compute by c^(1 - eps); the commodity price falls by k and the frontier's by
+    k^(1 - phi) (flat at phi = 1)."""
+    eps, k, theta = 0.8, 100.0, 0.1
+    pair = _pair(
+        k,
+        JUMP + 12,
+        **{
+            "users.demand_elasticity": eps,
+            "labs.frontier_token_share": theta,
+            "labs.capability_share": share,
+        },
+    )
+    c = (1 - theta) / k + theta * k ** (share - 1)
+    assert _ratio(pair, "tokens_demanded")[-1] == pytest.approx(c**-eps, rel=1e-6)
+    factual, counter = (m.model_frame() for m in pair)
+    used = [f["compute_used_h100e"] - f["training_used_h100e"] for f in (factual, counter)]
+    # inference served: in the frictionless limit every lab is served what it needs
+    need = [
+        f["tokens_demanded"] / f["tokens_served"] * u for f, u in zip((factual, counter), used, strict=True)
+    ]
+    assert (need[0] / need[1]).iloc[-1] == pytest.approx(c ** (1 - eps), rel=1e-6)
+    assert _ratio(pair, "commodity_token_price_usd_per_mtok")[-1] == pytest.approx(1 / k, rel=1e-6)
+    assert _ratio(pair, "frontier_token_price_usd_per_mtok")[-1] == pytest.approx(k ** (share - 1), rel=1e-6)
+
+
+def _spending(overrides: dict) -> tuple[pd.DataFrame, AIMarketModel]:
+    cfg = load_config("baseline", {"users.n_segments": 2000, **overrides})
+    model = AIMarketModel(config=cfg, rng=1)
+    model.run_model()
+    return model.model_frame(), model
+
+
+def test_a_time_budget_empties_one_tier_but_not_a_market_with_a_frontier_tier():
+    """With one (commodity) tier, once usage meets the time budget every efficiency gain cuts
+    compute and spending; with a tenth of tokens at the frontier, where efficiency is spent on
+    capability, compute per token stops falling and the market keeps its size."""
+    budget = {"users.saturation_tokens_per_user_day": 3e6}
+    one, _ = _spending(budget)
+    two, model = _spending(budget | {"labs.frontier_token_share": 0.1})
+    late, peak = one["year"] >= 2033, one["year"] <= 2030
+    assert one.loc[late, "ai_spending_usd"].mean() < 0.1 * one.loc[peak, "ai_spending_usd"].max()
+    assert one.loc[late, "utilization"].max() < 0.5
+    assert two.loc[late, "ai_spending_usd"].mean() > 0.3 * two.loc[peak, "ai_spending_usd"].max()
+    assert two.loc[late, "utilization"].min() > 0.6
+    # usage stays within the time budget (the mean budget of the adopted segments)
+    users = model.users
+    bound = np.exp(-users.neg_log_saturation[users.adopted]).mean() / DAYS_PER_MONTH
+    assert two["tokens_per_user_day"].max() <= bound
