@@ -31,7 +31,9 @@ class BubbleTracker:
         """This month's indicators; `capacity` is the capacity in service (H100e)."""
         self.capex.append(capex)
         over = utilization < self.cfg.utilization_threshold
-        weak = demand < capacity
+        # below by more than rounding: in a sold-out month demand equals capacity up to the last
+        # bits, which differ between processors, and that is not weak demand
+        weak = demand < capacity * (1 - 1e-9)
         trailing = sum(self.capex)
         self.capex_peak = max(self.capex_peak, trailing)
         full = len(self.capex) == TRAILING_MONTHS
