@@ -27,8 +27,8 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
         assert "checks pass" in result.output
         # its size before it starts, and its stages as they come (to stderr, for people)
         assert (
-            "report: scenario runs: 6 scenarios and 3 glut variants x 1 seeds = 9 runs, "
-            "3 of them with a paired counterfactual" in result.stderr
+            "report: scenario runs: 6 scenarios, 3 glut variants and 10 capability-share settings "
+            "x 1 seeds = 19 runs, 3 of them with a paired counterfactual" in result.stderr
         )
         assert "report: phase sweep: 4 runs" in result.stderr
     first, second = _files(a), _files(b)
@@ -55,6 +55,7 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
         "## The analyst's view: does the build-out pay?",
         "## Phase diagram",
         "## What sets the length of a glut",
+        "## What an efficiency gain is spent on (a study outside the estimated model)",
         "## Stylised facts",
         "## Calibration",
         "## What the model does not reproduce",
@@ -66,6 +67,8 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
     )
     assert "reduced from the shipped spec" in text
     assert str(tmp_path) not in text  # no paths in the page
+    assert "| capability share | baseline P(glut) | baseline P(bubble) | sudden-100x P(glut) |" in text
+    assert all(f"\n| {share} | " in text for share in ("0", "0.5", "0.75", "0.9", "1"))
     assert "PASS" in text and "FAIL" in text
     assert "P(bubble) with the discovery minus without" not in text  # the figure's title, not prose
     assert "0.00 [0.00, 0.79]" in text  # one seed: a Wilson interval, not a bare share

@@ -64,6 +64,11 @@ SLOW_TRAINING = {
     "compute_market.training_elasticity_below_reference": 0.0,
 }
 GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
+# What an efficiency gain is spent on (issue 13): the capability share swept in a market with a
+# frontier tier and a time budget per user, neither of them estimated yet
+SPENT_SETTING = {"labs.frontier_token_share": 0.1, "users.saturation_tokens_per_user_day": 3e6}
+SPENT_SCENARIOS = ("baseline", "sudden-100x")
+SPENT_SHARES = (0.0, 0.5, 0.75, 0.9, 1.0)
 # Scenarios whose P(glut), P(bubble) the report reads again over the detector's threshold grid.
 ROBUST_SCENARIOS = ("sudden-100x", "demand-mania", "deepseek-2025")
 # the run's finance outcomes (finance.summary) the report compares, with and without discoveries
@@ -152,6 +157,8 @@ class Results:
     point_effects: pd.DataFrame | None = None
     sweep_note: str = ""
     glut: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # variant -> summaries
+    # (scenario, capability share) -> summaries, with SPENT_SETTING
+    spent: dict[tuple[str, float], list[dict[str, Any]]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------- running
@@ -226,12 +233,21 @@ def run_scenarios(opts: Options) -> Results:
     variants = {
         _glut_label(o): load_config(GLUT_SCENARIO, {**_overrides(opts), **o}) for o in GLUT_VARIANTS if o
     }
+    spent = {
+        (name, share): load_config(
+            name, {**_overrides(opts), **SPENT_SETTING, "labs.capability_share": share}
+        )
+        for name in SPENT_SCENARIOS
+        for share in SPENT_SHARES
+    }
     tasks = [(configs[n], seed, n in DISCOVERY_SCENARIOS) for n in SCENARIOS for seed in seeds]
     tasks += [(cfg, seed, False) for cfg in variants.values() for seed in seeds]
+    tasks += [(cfg, seed, False) for cfg in spent.values() for seed in seeds]
     paired = sum(t[2] for t in tasks)
     opts.say(
-        f"scenario runs: {len(SCENARIOS)} scenarios and {len(variants)} glut variants x {len(seeds)} seeds = "
-        f"{len(tasks)} runs, {paired} of them with a paired counterfactual, on {opts.workers} process(es)"
+        f"scenario runs: {len(SCENARIOS)} scenarios, {len(variants)} glut variants and {len(spent)} "
+        f"capability-share settings x {len(seeds)} seeds = {len(tasks)} runs, {paired} of them with "
+        f"a paired counterfactual, on {opts.workers} process(es)"
     )
     done = iter(_run_all(tasks, opts.workers, opts.progress))
     for name in SCENARIOS:
@@ -243,6 +259,8 @@ def run_scenarios(opts: Options) -> Results:
     res.glut[_glut_label({})] = res.summaries[GLUT_SCENARIO]
     for label in variants:
         res.glut[label] = [next(done)["summary"] for _ in seeds]
+    for key in spent:
+        res.spent[key] = [next(done)["summary"] for _ in seeds]
     return res
 
 
@@ -1000,6 +1018,37 @@ def glut_table(res: Results) -> str:
     return "\n".join(lines)
 
 
+def spent_table(res: Results) -> str:
+    head = " | ".join(f"{name} P(glut) | {name} P(bubble)" for name in SPENT_SCENARIOS)
+    lines = [f"| capability share | {head} |", "|---" * (1 + 2 * len(SPENT_SCENARIOS)) + "|"]
+    for share_ in SPENT_SHARES:
+        cells = " | ".join(
+            f"{fmt_share(share([s['glut'] for s in res.spent[(name, share_)]]))} | "
+            f"{fmt_share(share([s['bubble'] for s in res.spent[(name, share_)]]))}"
+            for name in SPENT_SCENARIOS
+        )
+        lines.append(f"| {share_:g} | {cells} |")
+    return "\n".join(lines)
+
+
+def spent_note(res: Results) -> str:
+    """Where the answer turns: the largest share at which the 100x discovery bubbles in most
+    seeds, and the smallest at which it bubbles in few."""
+    p = {s_: share([x["bubble"] for x in res.spent[(GLUT_SCENARIO, s_)]])[0] for s_ in SPENT_SHARES}
+    most = [s_ for s_ in SPENT_SHARES if p[s_] >= 0.5]
+    few = [s_ for s_ in SPENT_SHARES if p[s_] < 0.5]
+    if not most or not few:
+        side = "in most seeds" if most else "in few seeds"
+        return f"The {GLUT_SCENARIO} discovery bubbles {side} at every capability share shown."
+    return (
+        f"The {GLUT_SCENARIO} discovery bubbles in most seeds up to a capability share of "
+        f"{max(most):g} and in few from {min(few):g}: in this market the answer turns on what labs "
+        "do with the gain, not on the gain's size. The same share decides the baseline, where "
+        "background progress (~2.8x a year) is the gain: with usage at its time budget, a gain "
+        "spent on cost shrinks compute demand with or without a discovery."
+    )
+
+
 def _sample(c: Check) -> str:
     return "**out of sample (2026)**" if c.out_of_sample else "in sample"
 
@@ -1364,6 +1413,21 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "filled and the share a smaller fleet (failures, retirements and defaults outrunning "
         "deliveries) removed; the three add up to 1, and a share below 0 went the other way "
         "(`refill_*` in each run's episodes, `glut_refilled_by` in its summary).",
+        "",
+        "## What an efficiency gain is spent on (a study outside the estimated model)",
+        "",
+        "The essay's open question as a setting. Here a tenth of users' tokens need the frontier "
+        "(`labs.frontier_token_share: 0.1`) and each adopted user has a time budget of 3M tokens a "
+        "day (`users.saturation_tokens_per_user_day: 3e6`); neither is estimated yet, and the "
+        "shipped scenarios above have neither (one commodity tier, no budget). "
+        "`labs.capability_share` is the share of an efficiency gain labs spend on capability: "
+        "training runs of the same GPU-hours and frontier tokens of the same compute; the rest "
+        "of the gain is spent on cost. At 1 it is Epoch's record for training compute "
+        "(`docs/sources.md#epoch-training-compute`). The same seeds as above:",
+        "",
+        spent_table(res),
+        "",
+        spent_note(res),
         "",
         "## Stylised facts: observed vs simulated",
         "",
