@@ -634,10 +634,14 @@ class AIMarketModel(mesa.Model):
         names = ("commodity_token_price_usd_per_mtok", "frontier_token_price_usd_per_mtok")
         if not labs:
             return {name: self.metrics.get(name, 0.0) for name in names}
-        shares = np.array([lab.share for lab in labs])
-        weights = shares / shares.sum() if shares.sum() > 0 else np.full(len(labs), 1 / len(labs))
-        prices = np.array([lab.tier_prices() for lab in labs])  # lab x tier
-        return dict(zip(names, (1e6 * weights @ prices).tolist(), strict=True))
+        total = sum(lab.share for lab in labs)
+        commodity = frontier = 0.0
+        for lab in labs:  # a few labs: plain floats are cheaper than arrays
+            weight = lab.share / total if total > 0 else 1 / len(labs)
+            c, f = lab.tier_prices()
+            commodity += weight * c
+            frontier += weight * f
+        return {names[0]: 1e6 * commodity, names[1]: 1e6 * frontier}
 
     def _token_price(self, labs: list[AILab], spending: float, tokens: float) -> float:
         """USD per million tokens served; the quoted mean when nothing is served, and the
