@@ -219,3 +219,34 @@ def test_the_threshold_grid_reads_the_run_again_at_each_threshold():
     # 8 months x 20 = 160 against a book of 1000 at 12 months below 60 %: bubble at 10 %, not at 25 %
     p, u = shipped.persistence_months, shipped.utilization_threshold
     assert grid[(p, u, 0.1)]["bubble"] and not grid[(p, u, 0.25)]["bubble"]
+
+
+def test_the_idle_capacity_a_glut_closes_splits_exactly_into_users_training_and_fleet():
+    """From the lowest utilization to the month after the end: inference +30, training +10 and
+    20 H100e fewer in service close 60 H100e of idle capacity: 1/2, 1/6 and 1/3."""
+    util = [0.9, 0.9, 0.3, 0.2, 0.3, 0.4, 0.5, 0.55, 0.9, 0.9]
+    df = frame(util)
+    installed = np.array([100, 100, 100, 100, 100, 100, 100, 100, 80, 80], float)
+    inference = np.array([60, 60, 20, 15, 20, 25, 30, 35, 45, 45], float)
+    training = np.array([30, 30, 10, 5, 10, 15, 20, 20, 15, 15], float)
+    df = df.assign(
+        installed_capacity_h100e=installed,
+        inference_used_h100e=inference,
+        training_used_h100e=training,
+        compute_used_h100e=inference + training,
+        utilization=(inference + training) / installed,
+    )
+    (e,) = find_episodes(df, BubbleConfig(persistence_months=3, merge_gap_months=0))
+    assert (e.onset, e.end) == (2, 7)
+    assert e.refill_users_share == pytest.approx(0.5)
+    assert e.refill_training_share == pytest.approx(1 / 6)
+    assert e.refill_fleet_share == pytest.approx(1 / 3)
+    assert e.refilled_by == "users"
+    assert e.as_dict()["refilled_by"] == "users"
+
+
+def test_a_glut_still_deepening_at_the_end_closed_nothing_and_says_so():
+    df = frame([0.9, 0.5, 0.4, 0.3, 0.2])
+    df = df.assign(inference_used_h100e=df["compute_used_h100e"], training_used_h100e=0.0)
+    (e,) = find_episodes(df, BubbleConfig(persistence_months=3, merge_gap_months=0))
+    assert e.ongoing and e.refill_users_share is None and e.refilled_by is None
