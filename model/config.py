@@ -35,7 +35,8 @@ from aibubble.measures import DAYS_PER_MONTH
 CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR") or str(resources.files("aibubble.data")))
 
 
-# physical guard: all of world spending on ICT goods and services is ~6-7 % of GDP
+# physical guard (hypothesis): AI spending above a tenth of world GDP would be about twice what
+# the world spends on all IT today (~5 % of GDP); no scenario should need it
 MAX_AI_SPENDING_SHARE_OF_GDP = 0.1
 
 
