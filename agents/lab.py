@@ -100,11 +100,8 @@ class AILab(mesa.Agent):
     def tier_prices(self) -> tuple[float, float]:
         """USD per token of a commodity and of a frontier token: the lab's price scaled by each
         tier's compute per token (the markup is the same on both)."""
-        efficiency = self.efficiency
-        frontier = efficiency ** (self.cfg.capability_share - 1.0)
-        theta = self.cfg.frontier_token_share
-        mix = (1 - theta) / efficiency + theta * frontier
-        return self.price / efficiency / mix, self.price * frontier / mix
+        mix = self.compute_per_token
+        return self.price / self.efficiency / mix, self.price * self.frontier_compute_per_token / mix
 
     @property
     def frontier_compute_per_token(self) -> float:

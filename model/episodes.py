@@ -64,9 +64,9 @@ class Episode:
             "training": self.refill_training_share,
             "fleet": self.refill_fleet_share,
         }
-        if any(v is None for v in shares.values()):
+        if self.refill_users_share is None:  # the three are None together
             return None
-        return max(shares, key=lambda k: shares[k] or 0.0)
+        return max(shares, key=lambda k: shares[k])
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"refilled_by": self.refilled_by}

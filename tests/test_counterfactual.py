@@ -103,9 +103,9 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     pd.testing.assert_frame_equal(factual.iloc[:jump], counter.iloc[:jump])
     assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 3
     assert "counterfactual" in result.output and "difference" in result.output
-    catch_up = data["glut_catch_up"]
-    if catch_up is not None:  # the deepseek shock gluts at the calibrated parameters (an xfail)
-        assert f"(month {catch_up['month']}), with / without: users' inference" in result.output
+    catch_up = data["glut_catch_up"]  # the deepseek shock gluts at the calibrated parameters (an xfail)
+    assert catch_up is not None and catch_up["ended"]
+    assert f"(month {catch_up['month']}), with / without: users' inference" in result.output
 
 
 def test_cli_counterfactual_without_discovery_is_one_line_error(tmp_path):
