@@ -59,14 +59,11 @@ class Episode:
     @property
     def refilled_by(self) -> str | None:
         """The channel that closed most of the idle capacity: users, training or fleet."""
-        shares = {
-            "users": self.refill_users_share,
-            "training": self.refill_training_share,
-            "fleet": self.refill_fleet_share,
-        }
-        if self.refill_users_share is None:  # the three are None together
+        users, training, fleet = self.refill_users_share, self.refill_training_share, self.refill_fleet_share
+        if users is None or training is None or fleet is None:  # None together: nothing closed
             return None
-        return max(shares, key=lambda k: shares[k])
+        shares = {"users": users, "training": training, "fleet": fleet}
+        return max(shares, key=shares.__getitem__)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"refilled_by": self.refilled_by}
