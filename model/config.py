@@ -448,13 +448,13 @@ class LabConfig(Section):
         le=50,
     )
     frontier_token_share: float = P(
-        0.0,
+        0.1,
         "fraction of users' tokens",
         "hypothesis: the tokens whose tasks need the frontier's capability, served by models that "
-        "spend the capability share of efficiency on capability (flat frontier prices, "
-        "sources.md#epoch-inference-prices); the rest is a commodity tier whose compute per token "
-        "falls with efficiency; 0 (the estimated model: one commodity tier) until the next "
-        "calibration estimates it; range 0-0.5",
+        "spend the capability share of efficiency on capability (frontier list prices fell 1-4.5x "
+        "over 2024-25 while the price at fixed capability fell 9-900x a year, "
+        "sources.md#frontier-list-prices); the rest is a commodity tier whose compute per token "
+        "falls with efficiency; range 0-0.5 [estimated]",
         ge=0,
         le=1,
     )
@@ -464,7 +464,7 @@ class LabConfig(Section):
         "Epoch AI (sources.md#epoch-training-compute): frontier training compute grew 4-5x a "
         "year while algorithmic efficiency grew ~3x, so labs spent efficiency on capability (1); "
         "0 spends it on cost (the same effective compute for 1/efficiency the GPUs); applies to "
-        "training and to frontier tokens; the essay's open question, range 0-1",
+        "training and to frontier tokens; the essay's open question, range 0-1 [estimated]",
         ge=0,
         le=1,
     )
@@ -551,12 +551,12 @@ class UserConfig(Section):
         gt=0,
     )
     saturation_tokens_per_user_day: float | None = P(
-        None,
+        3e6,
         "tokens per adopted user per day (mean)",
         "hypothesis: a time budget, e.g. 3e6 for an adopted user's agents working ~8 hours a day "
         "at ~100 tokens/s; range 3e5 (reading and chat only) to 1e8 (~1,000 tokens/s around the "
-        "clock, the bound); none in the estimated model, left with frontier_token_share for the "
-        "next calibration: with one tier any budget empties the fleet once usage saturates "
+        "clock, the bound) [estimated]; none lets usage grow without bound, and with one tier "
+        "(frontier_token_share 0) any budget empties the fleet once usage saturates "
         "(docs/ODD.md 7.5)",
         gt=0,
         le=1e8,

@@ -121,11 +121,13 @@ def screen(prep: Prepared, map_: Any) -> pd.DataFrame:
 
 
 def kept_params(prep: Prepared, screening: pd.DataFrame | None) -> list[str]:
-    """The free parameters ABC estimates: all, or the `keep` with the largest mu* on the distance."""
+    """The free parameters ABC estimates: all, or the `keep` with the largest mu* on the
+    distance plus those screening must always keep, in the spec's order."""
     if screening is None or prep.spec.screening is None:
         return list(prep.spec.params)
     on_distance = screening[screening["output"] == "distance"].sort_values("mu_star", ascending=False)
-    return list(on_distance["param"].iloc[: prep.spec.screening.keep])
+    chosen = set(on_distance["param"].iloc[: prep.spec.screening.keep]) | set(prep.spec.screening.always)
+    return [n for n in prep.spec.params if n in chosen]
 
 
 # -------------------------------------------------------------------------------------- ABC

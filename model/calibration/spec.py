@@ -8,6 +8,7 @@
       users.demand_elasticity: {min: 0.3, max: 1.5}
       users.adjustment_per_month: {min: 0.03, max: 0.5, log: true}
     screening: {trajectories: 10, levels: 4, keep: 5}   # Morris; omit to estimate them all
+                                    # (always: [names] go on to ABC whatever their effect)
     abc: {population: 200, generations: 8, min_epsilon: 0.5, quantile: 0.5}
     predictive: {draws: 50}         # posterior-predictive runs, with the 2026 checks
     seed: 2025
@@ -38,6 +39,10 @@ class Screening(SpecModel):
     trajectories: Int = Field(10, ge=2, le=1000)
     levels: Int = Field(4, ge=2, le=20)
     keep: Int = Field(5, ge=1)  # the parameters with the largest mu* go on to ABC
+    # parameters that go on to ABC whatever their mu*: the ones the answer turns on, which the
+    # record may barely move, so that the posterior (and predict) carries their uncertainty
+    # instead of holding them at a hand-set value
+    always: list[str] = []
 
 
 class Abc(SpecModel):
@@ -71,6 +76,10 @@ class CalibrationSpec(SpecModel):
     def _keep_fits(self) -> CalibrationSpec:
         if self.screening is not None and self.screening.keep > len(self.params):
             raise ValueError(f"screening.keep ({self.screening.keep}) exceeds the {len(self.params)} params")
+        if self.screening is not None:
+            unknown = [n for n in self.screening.always if n not in self.params]
+            if unknown:
+                raise ValueError(f"screening.always names {unknown[0]}, which is not among params")
         return self
 
 

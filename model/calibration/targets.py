@@ -96,6 +96,11 @@ MOMENTS: dict[str, tuple[int, tuple[str, ...], Callable[[Frames], float]]] = {
         ("baseline",),
         lambda f: _ratio(f["baseline"], "tokens_served", 28, 4),
     ),
+    "frontier_price_decline_2024_2025": (
+        24,
+        ("baseline",),
+        lambda f: _ratio(f["baseline"], "frontier_token_price_usd_per_mtok", 0, 23),
+    ),
     "deepseek_capex_response": (24, ("baseline", "deepseek"), _deepseek_capex_response),
 }
 
