@@ -9,6 +9,7 @@ written.
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +67,15 @@ def config_key(name: str, origin: str, where: str) -> Key:
             raise SpecError(f"{origin}: key '{where}': '{path}' is a section; name one of its keys")
     extra = fields[parts[-1]].json_schema_extra
     unit = str(extra.get("unit", "")) if isinstance(extra, dict) else ""
-    kind = annotation if isinstance(annotation, type) and annotation in (int, float, bool, str) else object
-    return Key(name, path, kind, unit)
+    return Key(name, path, _kind(annotation), unit)
+
+
+def _kind(annotation: Any) -> type:
+    """The scalar type of a key; an optional scalar (`float | None`, off when None) is that
+    scalar, so a number can be swept or estimated in place of None."""
+    options = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    kind = options[0] if len(options) == 1 else object
+    return kind if isinstance(kind, type) and kind in (int, float, bool, str) else object
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
