@@ -241,6 +241,10 @@ def _bad(tmp_path: Path, edit) -> tuple[subprocess.CompletedProcess, Path]:
         (lambda s, t: t["targets"][1].pop("unit"), "key 'targets.1.unit' is required"),
         (lambda s, t: t["targets"][0].update({"moment": "nope"}), "unknown moment 'nope'"),
         (lambda s, t: ["--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"], "nothing answers there"),
+        (
+            lambda s, t: s.update({"screening": {"keep": 1, "always": ["users.bass_q"]}}),
+            "screening.always names users.bass_q, which is not among params",
+        ),
     ],
     ids=[
         "unknown-parameter",
@@ -249,6 +253,7 @@ def _bad(tmp_path: Path, edit) -> tuple[subprocess.CompletedProcess, Path]:
         "target-without-unit",
         "unknown-moment",
         "unreachable-scheduler",
+        "always-keeps-an-unknown-parameter",
     ],
 )
 def test_bad_input_gets_one_line_and_leaves_nothing(tmp_path, edit, message) -> None:
@@ -266,6 +271,30 @@ def test_the_shipped_spec_validates_against_the_config() -> None:
     path = CONFIG_DIR / "calibration" / "record-2025.yaml"
     prep = prepare(read_spec(path), str(path))
     assert prep.targets.name == "record-2023-2025" and len(prep.spec.params) >= 5
+    # the parameters the answer turns on are estimated whatever screening ranks them
+    assert prep.spec.screening is not None
+    assert set(prep.spec.screening.always) == {
+        "users.demand_elasticity",
+        "labs.frontier_token_share",
+        "labs.capability_share",
+        "users.saturation_tokens_per_user_day",
+    }
+
+
+def test_screening_keeps_the_largest_effects_and_always_the_named_ones() -> None:
+    from aibubble.calibration.run import kept_params
+    from aibubble.calibration.spec import CalibrationSpec
+
+    params = {n: {"min": 0.0, "max": 1.0} for n in ("a.x", "a.y", "a.z", "a.w")}
+    spec = CalibrationSpec.model_validate(
+        {"name": "s", "targets": "t", "params": params, "screening": {"keep": 2, "always": ["a.w"]}}
+    )
+    effects = {"a.x": 0.1, "a.y": 3.0, "a.z": 2.0, "a.w": 0.0}
+    screening = pd.DataFrame(
+        [{"output": "distance", "param": n, "mu_star": v, "sigma": 0.0} for n, v in effects.items()]
+        + [{"output": "capex_2024", "param": "a.x", "mu_star": 99.0, "sigma": 0.0}]
+    )
+    assert kept_params(spec, screening) == ["a.y", "a.z", "a.w"]  # the spec's order
 
 
 # ------------------------------------------------------------------------------------ predict

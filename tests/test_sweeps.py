@@ -135,6 +135,20 @@ def test_a_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_optional_number_sweeps_like_a_number(tmp_path):
+    """The time budget is off when None; a sweep (and the calibration) sets numbers in its place."""
+    design = {
+        "kind": "lhs",
+        "samples": 4,
+        "params": {"users.saturation_tokens_per_user_day": {"min": 3e5, "max": 1e8, "log": True}},
+    }
+    result = invoke(
+        sweep, write_spec(tmp_path, {**GRID, "design": design}), "--dry-run", "--out", tmp_path / "out"
+    )
+    assert result.exit_code == 0, result.output
+    assert "users.saturation_tokens_per_user_day" in result.output and "4 design points" in result.output
+
+
 def test_sobol_needs_a_power_of_two_and_morris_an_even_number_of_levels():
     two = {"a": {"min": 0, "max": 1}, "b": {"min": 0, "max": 1}}
     sobol = {**GRID, "design": {"kind": "sobol", "samples": 12, "params": two}}

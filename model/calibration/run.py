@@ -120,14 +120,14 @@ def screen(prep: Prepared, map_: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def kept_params(prep: Prepared, screening: pd.DataFrame | None) -> list[str]:
+def kept_params(spec: CalibrationSpec, screening: pd.DataFrame | None) -> list[str]:
     """The free parameters ABC estimates: all, or the `keep` with the largest mu* on the
     distance plus those screening must always keep, in the spec's order."""
-    if screening is None or prep.spec.screening is None:
-        return list(prep.spec.params)
+    if screening is None or spec.screening is None:
+        return list(spec.params)
     on_distance = screening[screening["output"] == "distance"].sort_values("mu_star", ascending=False)
-    chosen = set(on_distance["param"].iloc[: prep.spec.screening.keep]) | set(prep.spec.screening.always)
-    return [n for n in prep.spec.params if n in chosen]
+    chosen = set(on_distance["param"].iloc[: spec.screening.keep]) | set(spec.screening.always)
+    return [n for n in spec.params if n in chosen]
 
 
 # -------------------------------------------------------------------------------------- ABC
@@ -357,7 +357,7 @@ def calibrate(
                 say(f"Morris screening: {len(spec.params)} parameters, {n} runs")
                 atomic_write_text(folder / SCREENING, screen(prep, map_).to_csv(index=False))
             screening = pd.read_csv(folder / SCREENING)
-        kept = kept_params(prep, screening)
+        kept = kept_params(prep.spec, screening)
         say(f"estimating: {', '.join(kept)}")
         history = estimate(prep, kept, folder, map_, say, progress)
         post, summary, gens = posterior_frames(prep, history)
