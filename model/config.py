@@ -460,7 +460,7 @@ class LabConfig(Section):
     )
     capability_share: float = P(
         1.0,
-        "fraction (log scale)",
+        "fraction of an efficiency gain (in logs)",
         "Epoch AI (sources.md#epoch-training-compute): frontier training compute grew 4-5x a "
         "year while algorithmic efficiency grew ~3x, so labs spent efficiency on capability (1); "
         "0 spends it on cost (the same effective compute for 1/efficiency the GPUs); applies to "

@@ -138,6 +138,9 @@ def test_a_synthetic_calibration_recovers_the_parameters_that_made_its_targets(s
     assert list(gens["generation"]) == [0, 1, 2] and gens["epsilon"].is_monotonic_decreasing
     post = pd.read_parquet(out / "posterior.parquet")
     assert len(post) == 30 and post["weight"].sum() == pytest.approx(1.0)
+    last_ess = gens["effective_sample_size"].iloc[-1]
+    assert 1 <= last_ess <= 30 and last_ess == pytest.approx(1 / (post["weight"] ** 2).sum())
+    assert "| effective sample size |" in (out / "README.md").read_text()
     assert yaml.safe_load((out / "calibrated.yaml").read_text())["hyperscalers"]["herding"] == pytest.approx(
         summary.loc["hyperscalers.herding", "median"], rel=1e-3
     )
@@ -145,6 +148,14 @@ def test_a_synthetic_calibration_recovers_the_parameters_that_made_its_targets(s
     assert manifest["status"] == "complete" and manifest["versions"]["pyabc"]
     for png in ("diagnostics", "marginals", "pairs", "predictive"):
         assert (out / f"{png}.png").stat().st_size > 10_000
+
+
+def test_the_effective_sample_size_counts_equal_weights_and_one_heavy_particle() -> None:
+    from aibubble.calibration.run import effective_sample_size
+
+    assert effective_sample_size([0.2] * 5) == pytest.approx(5)
+    assert effective_sample_size([1.0, 0.0, 0.0]) == pytest.approx(1)
+    assert effective_sample_size([3.0, 1.0]) == pytest.approx(1 / (0.75**2 + 0.25**2))
 
 
 def test_the_same_seed_gives_the_same_population_on_a_real_dask_scheduler(synthetic_run, tmp_path) -> None:

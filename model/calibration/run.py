@@ -7,7 +7,7 @@
         manifest.json      command, versions, git commit, backend, status, timings
         screening.csv      Morris mu* and sigma per free parameter, on the distance and per target
         abc.db             pyabc's history (SQLite): every generation as it completes
-        generations.csv    epsilon, acceptance rate and simulations by generation
+        generations.csv    epsilon, acceptance rate, simulations and effective sample size by generation
         posterior.parquet  the last generation: one row per particle, values in config units, weight
         posterior.csv      per parameter: weighted median, 5 % and 95 % quantiles, prior range
         predictive.parquet posterior-predictive runs: one row per draw, every target's moment
@@ -218,9 +218,21 @@ def posterior_frames(prep: Prepared, history: Any) -> tuple[pd.DataFrame, pd.Dat
             "epsilon": pops["epsilon"].to_numpy(float),
             "simulations": pops["samples"].to_numpy(int),
             "acceptance_rate": prep.spec.abc.population / pops["samples"].to_numpy(float),
+            "effective_sample_size": [
+                effective_sample_size(history.get_distribution(m=0, t=t)[1]) for t in pops["t"]
+            ],
         }
     )
     return post, pd.DataFrame(rows), gens
+
+
+def effective_sample_size(weights: Any) -> float:
+    """Kish's effective sample size of importance weights, 1 / sum(w^2) for normalised w: how
+    many equally weighted particles the generation is worth (a few heavy particles mean its
+    weighted quantiles rest on those few)."""
+    w = np.asarray(weights, float)
+    w = w / w.sum()
+    return float(1.0 / np.sum(w**2))
 
 
 # -------------------------------------------------------------------------------------- predictive

@@ -46,11 +46,14 @@ def readme(folder: Path) -> str:
         "",
         "## Generations",
         "",
-        "| generation | epsilon | simulations | acceptance |",
-        "|---|---|---|---|",
+        "'effective sample size' is Kish's 1/sum(w^2) of the generation's normalised weights: how",
+        "many equally weighted particles the weighted quantiles above rest on.",
+        "",
+        "| generation | epsilon | simulations | acceptance | effective sample size |",
+        "|---|---|---|---|---|",
         *(
             f"| {int(r['generation'])} | {r['epsilon']:.3g} | {int(r['simulations'])} "
-            f"| {100 * r['acceptance_rate']:.1f} % |"
+            f"| {100 * r['acceptance_rate']:.1f} % | {_g(r.get('effective_sample_size', math.nan))} |"
             for r in gens.to_dict("records")
         ),
         "",
