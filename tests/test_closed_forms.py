@@ -1,7 +1,8 @@
 """Closed forms the full model must reproduce in its frictionless limit (docs/ODD.md).
 
 The limit removes one friction per setting (`FRICTIONLESS`): no background or stochastic
-progress, so the scripted gain k is the only efficiency change; a posted rent that stays at its
+progress, so the scripted gain k is the only efficiency change; one commodity tier and no time
+budget, so compute per token is 1/efficiency and the elasticity is constant; a posted rent that stays at its
 month-0 level, no reservations and no term premium, so every lab pays the same price per
 GPU-hour; no logit weight on price or quality, so every lab's markup is the same constant; no
 adoption-price effect, no usefulness growth and a spending cap that never binds. Then, after an
@@ -36,6 +37,8 @@ FRICTIONLESS = {
     "users.max_spend_usd_per_user_month": 300.0,  # never binds, inside the 10 %-of-GDP guard
     "users.adjustment_per_month": 1.0,
     "users.n_segments": 2000,
+    "labs.frontier_token_share": 0.0,  # one commodity tier: compute per token 1/efficiency
+    "users.saturation_tokens_per_user_day": None,  # no time budget: the elasticity stays eps
 }
 JUMP = 12
 
@@ -143,7 +146,10 @@ def test_adoption_follows_bass_from_the_initial_share_in_the_full_model():
 @pytest.mark.parametrize("share", [0.0, 0.5])
 def test_the_capability_share_scales_training_budgets_by_efficiency_to_the_share_minus_1(share):
     model = AIMarketModel(
-        config=load_config("sudden-100x", {"users.n_segments": 500, "run.steps": 60}), rng=2
+        config=load_config(
+            "sudden-100x", {"users.n_segments": 500, "run.steps": 60, "labs.capability_share": 1.0}
+        ),
+        rng=2,
     )
     model.run_model()
     spent_on_capability = [lab.training_budget for lab in model.labs]
@@ -194,8 +200,12 @@ def test_a_time_budget_empties_one_tier_but_not_a_market_with_a_frontier_tier():
     """With one (commodity) tier, once usage meets the time budget every efficiency gain cuts
     compute and spending; with a tenth of tokens at the frontier, where efficiency is spent on
     capability, compute per token stops falling and the market keeps its size."""
-    budget = {"users.saturation_tokens_per_user_day": 3e6}
-    one, _ = _spending(budget)
+    budget = {
+        "users.saturation_tokens_per_user_day": 3e6,
+        "users.demand_elasticity": 0.8,
+        "labs.capability_share": 1.0,
+    }
+    one, _ = _spending(budget | {"labs.frontier_token_share": 0.0})
     two, model = _spending(budget | {"labs.frontier_token_share": 0.1})
     late, peak = one["year"] >= 2033, one["year"] <= 2030
     assert one.loc[late, "ai_spending_usd"].mean() < 0.1 * one.loc[peak, "ai_spending_usd"].max()

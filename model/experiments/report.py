@@ -64,9 +64,8 @@ SLOW_TRAINING = {
     "compute_market.training_elasticity_below_reference": 0.0,
 }
 GLUT_VARIANTS: list[dict[str, float]] = [{}, SLOW_USERS, SLOW_TRAINING, {**SLOW_USERS, **SLOW_TRAINING}]
-# What an efficiency gain is spent on (issue 13): the capability share swept in a market with a
-# frontier tier and a time budget per user, neither of them estimated yet
-SPENT_SETTING = {"labs.frontier_token_share": 0.1, "users.saturation_tokens_per_user_day": 3e6}
+# What an efficiency gain is spent on (issue 13): the capability share swept around the
+# estimated model (its frontier tier and time budget at their posterior medians)
 SPENT_SCENARIOS = ("baseline", "sudden-100x")
 SPENT_SHARES = (0.0, 0.5, 0.75, 0.9, 1.0)
 # Scenarios whose P(glut), P(bubble) the report reads again over the detector's threshold grid.
@@ -157,7 +156,7 @@ class Results:
     point_effects: pd.DataFrame | None = None
     sweep_note: str = ""
     glut: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # variant -> summaries
-    # (scenario, capability share) -> summaries, with SPENT_SETTING
+    # (scenario, capability share) -> summaries
     spent: dict[tuple[str, float], list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -234,9 +233,7 @@ def run_scenarios(opts: Options) -> Results:
         _glut_label(o): load_config(GLUT_SCENARIO, {**_overrides(opts), **o}) for o in GLUT_VARIANTS if o
     }
     spent = {
-        (name, share): load_config(
-            name, {**_overrides(opts), **SPENT_SETTING, "labs.capability_share": share}
-        )
+        (name, share): load_config(name, {**_overrides(opts), "labs.capability_share": share})
         for name in SPENT_SCENARIOS
         for share in SPENT_SHARES
     }
@@ -1253,6 +1250,7 @@ def posterior_section(folder: Path | None) -> list[str]:
 
 def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
     o = res.options
+    spent = load_config(GLUT_SCENARIO, _overrides(o))  # the estimated values the sweep holds
     cmd = f"aibubble report --replicates {o.replicates}"
     if o.n_users is not None:
         cmd += f" --n-users {o.n_users}"
@@ -1414,16 +1412,19 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "deliveries) removed; the three add up to 1, and a share below 0 went the other way "
         "(`refill_*` in each run's episodes, `glut_refilled_by` in its summary).",
         "",
-        "## What an efficiency gain is spent on (a study outside the estimated model)",
+        "## What an efficiency gain is spent on",
         "",
-        "The essay's open question as a setting. Here a tenth of users' tokens need the frontier "
-        "(`labs.frontier_token_share: 0.1`) and each adopted user has a time budget of 3M tokens a "
-        "day (`users.saturation_tokens_per_user_day: 3e6`); neither is estimated yet, and the "
-        "shipped scenarios above have neither (one commodity tier, no budget). "
+        "The essay's open question as one parameter, swept around the estimated model. "
         "`labs.capability_share` is the share of an efficiency gain labs spend on capability: "
         "training runs of the same GPU-hours and frontier tokens of the same compute; the rest "
         "of the gain is spent on cost. At 1 it is Epoch's record for training compute "
-        "(`docs/sources.md#epoch-training-compute`). The same seeds as above:",
+        "(`docs/sources.md#epoch-training-compute`); the calibration puts it at "
+        f"{spent.labs.capability_share:.2g} (its 90 % interval is in `docs/calibration`), "
+        "bounded from below by the frontier list prices of 2024-25 "
+        "(`docs/sources.md#frontier-list-prices`). The other parameters are the estimated ones: "
+        f"{spent.labs.frontier_token_share:.2g} of users' tokens need the frontier and an adopted "
+        f"user's time budget is {spent.users.saturation_tokens_per_user_day:.2g} tokens a day. "
+        "The same seeds as above:",
         "",
         spent_table(res),
         "",
