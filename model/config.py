@@ -448,13 +448,13 @@ class LabConfig(Section):
         le=50,
     )
     frontier_token_share: float = P(
-        0.1,
+        0.0,
         "fraction of users' tokens",
         "hypothesis: the tokens whose tasks need the frontier's capability, served by models that "
         "spend the capability share of efficiency on capability (frontier list prices fell 1-4.5x "
         "over 2024-25 while the price at fixed capability fell 9-900x a year, "
         "sources.md#frontier-list-prices); the rest is a commodity tier whose compute per token "
-        "falls with efficiency; range 0-0.5 [estimated]",
+        "falls with efficiency; 0 (one tier) by hand; range 0-0.5 [estimated]",
         ge=0,
         le=1,
     )
@@ -551,11 +551,11 @@ class UserConfig(Section):
         gt=0,
     )
     saturation_tokens_per_user_day: float | None = P(
-        3e6,
+        None,
         "tokens per adopted user per day (mean)",
         "hypothesis: a time budget, e.g. 3e6 for an adopted user's agents working ~8 hours a day "
         "at ~100 tokens/s; range 3e5 (reading and chat only) to 1e8 (~1,000 tokens/s around the "
-        "clock, the bound) [estimated]; none lets usage grow without bound, and with one tier "
+        "clock, the bound) [estimated]; none (by hand) lets usage grow without bound, and with one tier "
         "(frontier_token_share 0) any budget empties the fleet once usage saturates "
         "(docs/ODD.md 7.5)",
         gt=0,

@@ -43,8 +43,9 @@ def test_pair_shares_every_draw_except_the_discovery(pair):
 
 
 def test_pair_stays_in_step_even_when_the_discovery_causes_a_bankruptcy():
-    cfg = load_config("sudden-100x", {"run.steps": 60, "users.n_segments": 500})
-    factual, counter = cf.run_pair(cfg, 3)
+    # the hand-set parameters, where this seed's discovery bankrupts a lab (none at the medians)
+    cfg = load_config("sudden-100x", {"run.steps": 60, "users.n_segments": 500, "parameters": "none"})
+    factual, counter = cf.run_pair(cfg, 1)
     assert factual.bankruptcies != counter.bankruptcies  # the situation this test is about
     assert factual.streams["users"].bit_generator.state == counter.streams["users"].bit_generator.state
 
@@ -67,21 +68,23 @@ def test_no_discovery_is_refused():
         cf.counterfactual_config(load_config("baseline"))
 
 
-def test_the_100x_glut_ends_before_users_catch_up_with_the_run_without_it(pair):
-    """At the calibrated elasticity (0.80 < 1) users' inference with / without the discovery
-    tends to 100^(0.8 - 1) = 0.40 in the frictionless limit and never back to 1: what ends the
-    glut is training (and a smaller fleet), which the paired run shows at the glut's end."""
-    factual, counter = pair
-    assert factual.config.users.demand_elasticity < 1
+def test_the_100x_glut_ends_before_users_or_training_catch_up_with_the_run_without_it():
+    """At the calibrated medians (elasticity 0.72 < 1, capability share 0.85 < 1) neither buyer
+    of compute returns to its path without the discovery: users' inference tends to
+    c^(1 - eps) < 1 (ODD 7.6) and training budgets shrink by efficiency^(share - 1). The glut
+    ends on growth, and the paired run shows how far each had come at its end."""
+    cfg = load_config("sudden-100x", {"run.steps": 60, "users.n_segments": 500})
+    assert cfg.users.demand_elasticity < 1 and cfg.labs.capability_share < 1
+    factual, counter = cf.run_pair(cfg, 2)  # a seed whose discovery gluts (about half do)
     catch_up = cf.glut_catch_up(factual.model_frame(), factual.summary(), counter.model_frame())
     assert catch_up is not None and catch_up["ended"]
-    assert catch_up["inference_with_over_without"] < 1
-    assert catch_up["training_with_over_without"] > catch_up["inference_with_over_without"]
-    assert catch_up["refilled_by"] == "training"
+    assert 0 < catch_up["inference_with_over_without"] < 1
+    assert 0 < catch_up["training_with_over_without"] < 1
+    assert catch_up["refilled_by"] in {"users", "training", "fleet"}
 
 
 def test_cli_counterfactual_writes_the_files(tmp_path):
-    args = ["run", "deepseek-2025", "--steps", "30", "--seed", "3", "--set", "n_users=300"]
+    args = ["run", "sudden-100x", "--steps", "60", "--seed", "7", "--set", "n_users=300"]
     result = CliRunner().invoke(main, [*args, "--counterfactual", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (folder,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
@@ -93,7 +96,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     ):
         assert (folder / name).is_file(), name
     data = json.loads((folder / "counterfactual.json").read_text())
-    assert data["seed"] == 3
+    assert data["seed"] == 7
     assert {"capex_total_usd", "write_offs_usd", "months_in_bubble", "final_token_price_usd_per_mtok"} <= set(
         data["measures"]
     )
@@ -101,9 +104,9 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     factual = pd.read_parquet(folder / "model.parquet")
     jump = data["jump_month"]
     pd.testing.assert_frame_equal(factual.iloc[:jump], counter.iloc[:jump])
-    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 3
+    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 7
     assert "counterfactual" in result.output and "difference" in result.output
-    catch_up = data["glut_catch_up"]  # the deepseek shock gluts at the calibrated parameters (an xfail)
+    catch_up = data["glut_catch_up"]  # this seed's discovery gluts at the calibrated medians
     assert catch_up is not None and catch_up["ended"]
     assert f"(month {catch_up['month']}), with / without: users' inference" in result.output
 

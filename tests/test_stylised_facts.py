@@ -95,9 +95,10 @@ def test_the_glut_lasts_longer_when_the_buyers_of_compute_re_plan_slowly(results
     100x discovery: slowing either lengthens the glut, slowing both the reabsorption most."""
 
     def median(variant: dict, key: str) -> float:
-        # a glut not reabsorbed by the end of the run counts as longer than any that is
-        runs = [s for s in results.glut[report._glut_label(variant)] if s["glut"]]
-        values = [math.inf if s[key] is None else s[key] for s in runs]
+        # a run without a glut has one of 0 months; a glut not reabsorbed by the end of the run
+        # counts as longer than any that is
+        runs = results.glut[report._glut_label(variant)]
+        values = [0.0 if not s["glut"] else math.inf if s[key] is None else s[key] for s in runs]
         return float(np.median(values))
 
     shipped, users, training, both = report.GLUT_VARIANTS

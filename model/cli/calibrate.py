@@ -125,9 +125,10 @@ def predict(
 ) -> None:
     """P(glut), P(bubble), glut length and losses for open 2x, 10x, 100x discoveries in YEAR and a
     steady 10x/yr, over posterior draws x seeds of a finished calibration; writes
-    CALIBRATION_DIR/predict.parquet and predict.csv."""
+    CALIBRATION_DIR/predict.parquet and predict.csv, and adds the answer to its README.md."""
     from aibubble.calibration import predict as pr
     from aibubble.calibration.run import ordered_map
+    from aibubble.calibration.summary import write_readme
     from aibubble.experiments.files import atomic_write_text, write_parquet
     from aibubble.experiments.sweeps import default_workers
 
@@ -157,6 +158,7 @@ def predict(
     write_parquet(runs, folder / "predict.parquet")
     atomic_write_text(folder / "predict-conditions.csv", decides.to_csv(index=False))
     atomic_write_text(folder / "predict.csv", tab.to_csv(index=False))
+    write_readme(folder)  # the folder's README now leads to the answer too
     for line in pr.lines(tab):
         click.echo(line)
     click.echo(f"written: {folder / 'predict.csv'}")
