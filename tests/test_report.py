@@ -45,9 +45,10 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
     # the page leads with the answer over the posterior and the out-of-sample checks (issue 15)
     lead = text.index("## The answer over the calibrated posterior")
     assert lead < text.index("## Scenarios")
-    assert "| open 100x, 2027 | 0.82 [0.77, 0.87] |" in text[lead:]
+    assert "| open 100x, 2027 | 0.43 [0.36, 0.50] |" in text[lead:]
     assert "| capex_2026 | 6.5e+11 USD (2026) |" in text[lead:]
     assert "over the calibrated posterior, P(bubble) is none: 0.28 [0.22, 0.34]" in text
+    assert "What decides it: `labs.capability_share`" in text[lead:]
     for heading in (
         "## Scenarios",
         "### How much of P(bubble) is a threshold",
@@ -55,7 +56,7 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
         "## The analyst's view: does the build-out pay?",
         "## Phase diagram",
         "## What sets the length of a glut",
-        "## What an efficiency gain is spent on (a study outside the estimated model)",
+        "## What an efficiency gain is spent on",
         "## Stylised facts",
         "## Calibration",
         "## What the model does not reproduce",
