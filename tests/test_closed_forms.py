@@ -128,10 +128,10 @@ def test_saturated_usage_follows_the_harmonic_closed_form_in_the_full_model():
 
 
 def test_adoption_follows_bass_from_the_initial_share_in_the_full_model():
-    p, q = 0.03, 0.38
     cfg = load_config(
         "baseline", {"users.adoption_price_elasticity": 0.0, "users.n_segments": 50_000, "run.steps": 120}
     )
+    p, q = cfg.users.bass_p, cfg.users.bass_q  # q is estimated
     model = AIMarketModel(config=cfg, rng=3)
     model.run_model()
     share = model.model_frame()["adoption_share"].to_numpy(float)

@@ -94,7 +94,11 @@ def test_scarcity_never_counts_as_a_burst():
 
 
 def test_a_100x_glut_is_measured_from_onset_and_write_offs_add_up_by_cause():
-    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=1)
+    # labs that spend half of each gain on cost: the discovery gluts (at the calibrated
+    # capability share, 0.85, it gluts in few seeds)
+    model = AIMarketModel(
+        scenario="sudden-100x", n_users=2000, rng=1, overrides={"labs.capability_share": 0.5}
+    )
     model.run_model()
     df, summary = model.model_frame(), model.summary()
     by_cause = [
@@ -114,17 +118,21 @@ def test_a_100x_glut_is_measured_from_onset_and_write_offs_add_up_by_cause():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at the calibrated parameters (elasticity 0.80, 10 %/month adjustment) a 10x open shock "
-    "in January 2025 brings a glut and a bubble in 10 of seeds 1-10 (2000 users), the record none; "
-    "the calibration's own DeepSeek moment misses too (capex cut, not raised: docs/calibration)",
+    reason="at the calibrated medians a 10x open shock in January 2025 brings neither a glut nor "
+    "a burst in 7 of seeds 1-10 (2000 users; a stylised fact needs 8), and a glut in 15 of seeds "
+    "1-50 in the findings; the record had none. The calibration's own DeepSeek moment misses too "
+    "(2025 capex cut, not raised: docs/calibration)",
 )
 def test_deepseek_brings_neither_a_glut_nor_a_burst():
-    """Stylised fact 1 in one run: capacity is refilled, so whatever capex does it is no
+    """Stylised fact 1 over seeds: capacity is refilled, so whatever capex does it is no
     burst (a capex cut in scarcity never is one: test_scarcity_never_counts_as_a_burst)."""
-    model = AIMarketModel(scenario="deepseek-2025", n_users=2000, rng=0)
-    model.run_model()
-    summary = model.summary()
-    assert not summary["glut"] and not summary["burst"]
+    calm = []
+    for seed in range(1, 11):
+        model = AIMarketModel(scenario="deepseek-2025", n_users=2000, rng=seed)
+        model.run_model()
+        summary = model.summary()
+        calm.append(not summary["glut"] and not summary["burst"])
+    assert sum(calm) >= 8, calm
 
 
 def test_the_efficiency_elasticity_is_the_long_run_log_ratio_of_the_pair_over_log_gain():
