@@ -6,7 +6,6 @@ import pytest
 
 from aibubble import AIMarketModel
 
-
 # The calibrated capability share (0.85, 90 % [0.42, 0.99]) sits where the answer turns: the
 # findings' "What an efficiency gain is spent on" sweeps it. Both sides of the turn, in the
 # full model: labs that spend a quarter of each gain on cost, and labs that spend it all on
