@@ -95,6 +95,7 @@ class UserPopulation(mesa.Agent):
                 + self.log_base
             )
         )
+        self._saturation_scratch = np.empty(n if self.neg_log_saturation is not None else 0)
         self.price_response = np.zeros(n)  # log usage change due to price, adjusting slowly
         self.log_usage = self.log_base.copy()  # log tokens per user per month
         self._saturate(self.log_usage)
@@ -176,12 +177,21 @@ class UserPopulation(mesa.Agent):
 
     def _saturate(self, log_usage: np.ndarray) -> None:
         """In place: ln u <- -logaddexp(-ln u, -ln s), i.e. 1/u = 1/u + 1/s (no-op without a
-        time budget)."""
-        if self.neg_log_saturation is None:
+        time budget). Written as min(ln u, ln s) - log1p(exp(-|ln u - ln s|)): the same to the
+        last bit or two, and ~3x faster than np.logaddexp, whose per-element libm calls were a
+        third of a 10^6-segment run."""
+        neg_log_s = self.neg_log_saturation
+        if neg_log_s is None:
             return
+        gap = np.add(log_usage, neg_log_s, out=self._saturation_scratch)  # ln u - ln s
+        np.abs(gap, out=gap)
+        np.negative(gap, out=gap)
+        np.exp(gap, out=gap)
+        np.log1p(gap, out=gap)
+        np.negative(log_usage, out=log_usage)  # min(ln u, ln s) = -max(-ln u, -ln s)
+        np.maximum(log_usage, neg_log_s, out=log_usage)
         np.negative(log_usage, out=log_usage)
-        np.logaddexp(log_usage, self.neg_log_saturation, out=log_usage)
-        np.negative(log_usage, out=log_usage)
+        log_usage -= gap
 
     def choose_labs(self, lab_prices: np.ndarray, lab_quality: np.ndarray, alive: np.ndarray) -> None:
         """Some segments (and all of a dead lab's) re-choose by a logit on price and quality.
