@@ -340,7 +340,10 @@ def test_predict_gives_probabilities_with_intervals_on_common_draws_and_seeds(sy
         "gradual 10x/yr",
     ]
     assert (tab["runs"] == 4).all()
-    assert "## The answer over the posterior (`aibubble predict`)" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    assert "## The answer over the posterior (`aibubble predict`)" in readme
+    assert "![P(bubble) per posterior draw](predict.png)" in readme
+    assert (out / "predict.png").stat().st_size > 10_000
     for flag in ("glut", "bubble"):
         assert (
             (tab[f"p_{flag}_lo95"] <= tab[f"p_{flag}"]) & (tab[f"p_{flag}"] <= tab[f"p_{flag}_hi95"])

@@ -1,4 +1,5 @@
-"""The calibration's pictures: convergence, marginals, pairs, and the posterior-predictive check."""
+"""The calibration's pictures: convergence, marginals, pairs, the posterior-predictive check, and
+the answer per posterior draw (`aibubble predict`)."""
 
 from __future__ import annotations
 
@@ -136,3 +137,31 @@ def write_plots(
     save_figure(marginals_figure(prep, post, summary), folder / "marginals.png")
     save_figure(pairs_figure(prep, post, summary), folder / "pairs.png")
     save_figure(predictive_figure(prep, pred), folder / "predictive.png")
+
+
+def answer_figure(runs: pd.DataFrame, params: pd.DataFrame, key: str, unit: str) -> Figure:
+    """Each posterior draw's P(bubble) (the share of its seeds) against the parameter that
+    decides the answer, per shock, with a running mean over neighbouring draws: where the
+    answer turns, and how sharply."""
+    per_draw = runs.groupby(["shock", "draw"], sort=False)["bubble"].mean().unstack("shock")
+    x = params[key].to_numpy(float)
+    order = np.argsort(x, kind="stable")
+    window = max(3, len(x) // 8)
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    for k, shock in enumerate(per_draw.columns):
+        y = per_draw[shock].to_numpy(float)
+        color = f"C{k}"
+        ax.scatter(x, y + (k - len(per_draw.columns) / 2) * 0.008, s=10, color=color, alpha=0.35)
+        smooth = pd.Series(y[order]).rolling(window, center=True, min_periods=1).mean()
+        ax.plot(x[order], smooth, color=color, lw=2, label=shock)
+    seeds = int(runs.groupby(["shock", "draw"]).size().iloc[0])
+    ax.set(
+        title=f"P(bubble) per posterior draw against {key}",
+        xlabel=f"{key} [{unit}]",
+        ylabel=f"P(bubble) over the draw's {seeds} seeds",
+        ylim=(-0.05, 1.05),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(title=f"shock (lines: running mean of {window} draws)", fontsize=8)
+    return fig

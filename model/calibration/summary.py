@@ -80,6 +80,8 @@ def readme(folder: Path) -> str:
     ]
     if (folder / "predict.csv").exists():
         lines += ["", "## The answer over the posterior (`aibubble predict`)", "", *answer(folder)]
+        if (folder / "predict.png").exists():
+            lines += ["", "![P(bubble) per posterior draw](predict.png)"]
     return "\n".join(lines) + "\n"
 
 

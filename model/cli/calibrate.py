@@ -125,11 +125,15 @@ def predict(
 ) -> None:
     """P(glut), P(bubble), glut length and losses for open 2x, 10x, 100x discoveries in YEAR and a
     steady 10x/yr, over posterior draws x seeds of a finished calibration; writes
-    CALIBRATION_DIR/predict.parquet and predict.csv, and adds the answer to its README.md."""
+    CALIBRATION_DIR/predict.parquet, predict.csv and predict.png (P(bubble) per draw against the
+    parameter that decides it), and adds the answer to its README.md."""
+    import pandas as pd
+
     from aibubble.calibration import predict as pr
+    from aibubble.calibration.plots import answer_figure
     from aibubble.calibration.run import ordered_map
     from aibubble.calibration.summary import write_readme
-    from aibubble.experiments.files import atomic_write_text, write_parquet
+    from aibubble.experiments.files import atomic_write_text, save_figure, write_parquet
     from aibubble.experiments.sweeps import default_workers
 
     status = calibration_status(folder)
@@ -154,10 +158,14 @@ def predict(
             progress=sys.stderr.isatty() if progress is None else progress,
         )
     tab = pr.table(runs)
-    decides = pr.conditions(runs, pr.draws(folder, n_draws, seed))
+    params = pr.draws(folder, n_draws, seed)
+    decides = pr.conditions(runs, params)
     write_parquet(runs, folder / "predict.parquet")
     atomic_write_text(folder / "predict-conditions.csv", decides.to_csv(index=False))
     atomic_write_text(folder / "predict.csv", tab.to_csv(index=False))
+    key = str(decides["param"].iloc[0])
+    units = pd.read_csv(folder / "posterior.csv").set_index("key")["unit"]
+    save_figure(answer_figure(runs, params, key, str(units.get(key, ""))), folder / "predict.png")
     write_readme(folder)  # the folder's README now leads to the answer too
     for line in pr.lines(tab):
         click.echo(line)
