@@ -143,8 +143,13 @@ class AILab(mesa.Agent):
         self.gain *= gain
         return True
 
-    def set_price(self, choice_sensitivity: float, demand_elasticity: float) -> None:
-        """Cost per token times the logit Bertrand-Nash markup for the lab's share."""
+    def set_price(self, choice_sensitivity: float, demand_elasticity: float, spot_price: float) -> None:
+        """Cost per token times the logit Bertrand-Nash markup for the lab's share.
+
+        `demand_elasticity` is users' usage elasticity at the lab's pricing horizon; the cost of
+        compute is the average price paid last month, or with `price_on_marginal_cost` the
+        market's smoothed spot price `spot_price` (USD per H100e-hour), what one more token's
+        compute costs whatever the lab's sunk reservations."""
         elasticity = choice_sensitivity * (1.0 - self.share) + demand_elasticity
         if elasticity > 1.0:
             lerner = 1.0 / elasticity
@@ -152,7 +157,8 @@ class AILab(mesa.Agent):
         else:
             markup = self.cfg.max_markup
         markup = float(min(max(markup, self.cfg.min_markup), self.cfg.max_markup))
-        cost = self.compute_price * HOURS_PER_MONTH / self.tokens_per_h100e_month
+        per_hour = spot_price if self.cfg.price_on_marginal_cost else self.compute_price
+        cost = per_hour * HOURS_PER_MONTH / self.tokens_per_h100e_month
         self.price = cost * (1.0 + markup)
 
     def reservation_target(self, inference_need: float) -> float:

@@ -384,6 +384,23 @@ class LabConfig(Section):
     max_markup: float = P(
         1.0, "fraction over compute cost", "hypothesis: pricing power of a leader", ge=0, le=20
     )
+    pricing_horizon_months: float | None = P(
+        None,
+        "months",
+        "hypothesis: the horizon over which a lab expects users to answer its price; users close "
+        "users.adjustment_per_month (lambda) of their gap each month, so over H months the usage "
+        "elasticity is eps (1 - (1 - lambda)^H) (docs/ODD.md 7.2); null prices on the long-run "
+        "eps; range 1-24; not yet estimated",
+        gt=0,
+        le=240,
+    )
+    price_on_marginal_cost: bool = P(
+        False,
+        "-",
+        "hypothesis: true prices tokens on the market's smoothed spot price of an H100e-hour (what "
+        "one more token's compute costs), so sunk take-or-pay bills do not set the price; false on "
+        "the average price paid last month, reservations included (docs/ODD.md 7.2); not yet estimated",
+    )
     training_runway_months: float = P(
         24.0,
         "months",

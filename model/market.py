@@ -204,7 +204,18 @@ class AIMarketModel(mesa.Model):
         ]
         for lab, s in zip(self.labs, self.lab_shares0, strict=True):
             self.ledger.transfer("investors", lab, cfg.initial_cash_usd * s, "initial_funding")
-            lab.set_price(self.mean_choice_sensitivity, self.config.users.demand_elasticity)
+            lab.set_price(self.mean_choice_sensitivity, self.pricing_elasticity, self.reference_price)
+
+    @property
+    def pricing_elasticity(self) -> float:
+        """Users' usage elasticity at the labs' pricing horizon H: with partial adjustment
+        lambda, a price change has moved usage by eps (1 - (1 - lambda)^H) of its long-run
+        response after H months (the long-run eps without a horizon)."""
+        users = self.config.users
+        horizon = self.config.labs.pricing_horizon_months
+        if horizon is None:
+            return users.demand_elasticity
+        return users.demand_elasticity * (1.0 - (1.0 - users.adjustment_per_month) ** horizon)
 
     @property
     def mean_choice_sensitivity(self) -> float:
@@ -401,7 +412,7 @@ class AIMarketModel(mesa.Model):
         alive = self.alive
         for lab in self.labs:
             if lab.alive:
-                lab.set_price(self.mean_choice_sensitivity, cfg.demand_elasticity)
+                lab.set_price(self.mean_choice_sensitivity, self.pricing_elasticity, self.reference_price)
         prices = self.lab_prices
         quality = np.array([lab.quality for lab in self.labs])
         if alive.any():

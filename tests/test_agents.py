@@ -698,10 +698,17 @@ def test_a_lab_prices_at_its_cost_per_token_times_the_bertrand_nash_markup(
     world = World()
     ai = lab(world, gain=1.5, min_markup=min_markup, max_markup=max_markup)
     ai.observe_share(share)
-    ai.set_price(beta, eps)
+    ai.set_price(beta, eps, spot_price=5.0)  # priced on the average paid ($2/h), not the spot
     cost = 2.0 * H / 3e6  # USD per token: compute price over tokens per H100e-hour
     assert ai.price == pytest.approx(cost * (1 + markup))
     assert ai.price_per_mtok == pytest.approx(1e6 * cost * (1 + markup))
+
+
+def test_a_lab_on_marginal_cost_prices_on_the_spot_price_not_its_average_paid():
+    world = World()
+    ai = lab(world, gain=1.5, price_on_marginal_cost=True)  # pays $2/h on average
+    ai.set_price(0.0, 0.5, spot_price=0.8)  # elasticity below one: the maximum markup, 1
+    assert ai.price == pytest.approx(0.8 * H / 3e6 * 2)
 
 
 def test_the_interior_markup_has_the_logit_lerner_index():
@@ -709,7 +716,7 @@ def test_the_interior_markup_has_the_logit_lerner_index():
     ai = lab(world, max_markup=20.0)
     for share in (0.0, 0.3, 0.6):
         ai.observe_share(share)
-        ai.set_price(3.0, 1.1)
+        ai.set_price(3.0, 1.1, spot_price=5.0)
         cost = 2.0 * H / 2e6
         assert (ai.price - cost) / ai.price == pytest.approx(1 / (3.0 * (1 - share) + 1.1))
 

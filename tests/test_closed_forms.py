@@ -216,3 +216,28 @@ def test_a_time_budget_empties_one_tier_but_not_a_market_with_a_frontier_tier():
     users = model.users
     bound = np.exp(-users.neg_log_saturation[users.adopted]).mean() / DAYS_PER_MONTH
     assert two["tokens_per_user_day"].max() <= bound
+
+
+@pytest.mark.parametrize("horizon", [1.0, 6.0, 24.0])
+def test_labs_price_on_the_elasticity_users_show_at_their_pricing_horizon(horizon):
+    """With partial adjustment lambda a price change has moved usage by eps (1 - (1 - lambda)^H)
+    of its long-run response after H months; with no switching between labs that is a lab's own
+    elasticity e, and its markup is the Lerner 1/(e - 1) (clipped to max_markup). In the
+    frictionless limit the rent is frozen, so the token price moves only with the markup."""
+    eps, lam, top = 3.0, 0.1, 5.0
+    settings = FRICTIONLESS | {
+        "users.demand_elasticity": eps,
+        "users.adjustment_per_month": lam,
+        "labs.max_markup": top,
+        "run.steps": 3,
+    }
+    prices = []
+    for h in (None, horizon):
+        model = AIMarketModel(
+            config=load_config("baseline", settings | {"labs.pricing_horizon_months": h}), rng=1
+        )
+        model.run_model()
+        prices.append(model.model_frame()["token_price_usd_per_mtok"].to_numpy(float))
+    e = eps * (1 - (1 - lam) ** horizon)
+    markup = min(1 / (e - 1), top) if e > 1 else top
+    np.testing.assert_allclose(prices[1] / prices[0], (1 + markup) / (1 + 1 / (eps - 1)), rtol=1e-9)

@@ -368,3 +368,20 @@ def test_a_lumpy_delivery_is_not_a_capex_collapse_while_it_is_in_the_trailing_ye
         assert s["capex_trailing_12m_usd"] == pytest.approx(120.0) and s["capex_drawdown"] == 0.0, month
     s = t.update(100, 100, 0.9, capex=0.0)
     assert s["capex_drawdown"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("marginal", [False, True])
+def test_sunk_reservation_bills_set_the_token_price_only_on_average_cost(marginal):
+    """Two runs that differ only in what reservations cost (the term premium): until the bills'
+    effects reach the spot market, labs pricing on marginal cost (the smoothed spot price) quote
+    the same token price, and labs pricing on the average paid do not."""
+    from aibubble import AIMarketModel
+
+    prices = []
+    for premium in (0.0, 0.5):
+        overrides = {"labs.price_on_marginal_cost": marginal, "labs.term_premium": premium}
+        model = AIMarketModel(scenario="baseline", rng=1, n_users=500, steps=3, overrides=overrides)
+        model.run_model()
+        prices.append(model.model_frame()["token_price_usd_per_mtok"].iloc[2])
+    # month 2's price: set after month 1's bills, before they move any clearing
+    assert bool(prices[0] == prices[1]) == marginal, prices
