@@ -408,11 +408,11 @@ class AIMarketModel(mesa.Model):
 
     def _service(self, t: int) -> None:
         """Labs price tokens; users choose labs, adopt and adjust their usage."""
-        cfg = self.config.users
         alive = self.alive
+        sensitivity, elasticity = self.mean_choice_sensitivity, self.pricing_elasticity
         for lab in self.labs:
             if lab.alive:
-                lab.set_price(self.mean_choice_sensitivity, self.pricing_elasticity, self.reference_price)
+                lab.set_price(sensitivity, elasticity, self.reference_price)
         prices = self.lab_prices
         quality = np.array([lab.quality for lab in self.labs])
         if alive.any():
