@@ -38,6 +38,7 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
         "stylised-facts.png",
         "counterfactual-effects.png",
         "phase-increment.png",
+        "answer-by-draw.png",  # the calibration's predict.png
     }
     for name in first:
         assert first[name] == second[name], f"{name} differs between regenerations"
@@ -49,6 +50,7 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
     assert "| capex_2026 | 6.5e+11 USD (2026) |" in text[lead:]
     assert "over the calibrated posterior, P(bubble) is none: 0.28 [0.22, 0.34]" in text
     assert "What decides it: `labs.capability_share`" in text[lead:]
+    assert "](answer-by-draw.png)" in text[lead : text.index("## Scenarios")]
     for heading in (
         "## Scenarios",
         "### How much of P(bubble) is a threshold",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -58,6 +59,7 @@ PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the se
 # hypotheses in config/; the report shows what each does to the sudden-100x glut, the shipped
 # values first.
 GLUT_SCENARIO = "sudden-100x"
+ANSWER_FIGURE = "answer-by-draw.png"  # the calibration's predict.png, copied beside the page
 SLOW_USERS = {"users.adjustment_per_month": 0.01}
 SLOW_TRAINING = {
     "compute_market.price_smoothing_months": 24.0,
@@ -1248,6 +1250,11 @@ def posterior_section(folder: Path | None) -> list[str]:
         "",
         *answer(folder),
         "",
+        *(
+            [f"![P(bubble) per posterior draw against the parameter that decides it]({ANSWER_FIGURE})", ""]
+            if (folder / "predict.png").exists()
+            else []
+        ),
     ]
 
 
@@ -1508,5 +1515,8 @@ def build_report(out: Path, opts: Options) -> dict[str, Any]:
     _save(effects_figure(res), out / "counterfactual-effects.png")
     if res.point_effects is not None and not res.point_effects.empty:
         _save(increment_figure(res), out / "phase-increment.png")
+    if opts.calibration is not None and (opts.calibration / "predict.png").exists():
+        # the calibration's own figure, as `aibubble predict` drew it
+        shutil.copyfile(opts.calibration / "predict.png", out / ANSWER_FIGURE)
     (out / "README.md").write_text(markdown(res, facts, calib))
     return {"facts": facts, "calibration": calib, "results": res}
