@@ -154,11 +154,13 @@ class UserPopulation(mesa.Agent):
         k = np.log(2.0) / cfg.usefulness_halflife_years
         return float(rate * (1.0 - np.exp(-k * month / 12.0)) / k)
 
-    def adjust_usage(self, lab_prices: np.ndarray, month: int) -> None:
+    def adjust_usage(self, lab_prices: np.ndarray, month: int, log_capability: float = 0.0) -> None:
         """Move the price response part of the way to its long-run level, saturate against the
         time budget, then cap by the spending budget.
 
-        Usefulness shifts demand at once; the response to price builds up slowly (habits,
+        Usefulness shifts demand at once: its exogenous trend, plus the capability elasticity
+        times `log_capability`, the log of the effective compute the market's models were
+        trained on relative to month 0. The response to price builds up slowly (habits,
         integrations), so the impact elasticity is adjustment x elasticity. Saturation is
         1/u = 1/u_unsaturated + 1/u_saturation, in logs -logaddexp(-ln u, -ln s). Logs are
         taken per lab, then gathered per segment.
@@ -171,7 +173,7 @@ class UserPopulation(mesa.Agent):
         self.price_response *= 1.0 - cfg.adjustment_per_month
         self.price_response += pull
         usage = np.add(self.log_base, self.price_response, out=self.log_usage)
-        usage += self.log_usefulness(month)
+        usage += self.log_usefulness(month) + cfg.capability_usefulness_elasticity * log_capability
         self._saturate(usage)
         np.minimum(usage, np.subtract(self.log_budget, log_price, out=self._floats2), out=usage)
 

@@ -395,11 +395,12 @@ class LabConfig(Section):
         le=240,
     )
     price_on_marginal_cost: bool = P(
-        False,
+        True,
         "-",
-        "hypothesis: true prices tokens on the market's smoothed spot price of an H100e-hour (what "
-        "one more token's compute costs), so sunk take-or-pay bills do not set the price; false on "
-        "the average price paid last month, reservations included (docs/ODD.md 7.2); not yet estimated",
+        "true prices tokens on the market's smoothed spot price of an H100e-hour (what one more "
+        "token's compute costs): sunk take-or-pay bills do not set the price "
+        "(design.md#mechanisms); false prices on the average paid last month, reservations "
+        "included, the rule before issue 13 (docs/ODD.md 7.2)",
     )
     training_runway_months: float = P(
         24.0,
@@ -611,6 +612,28 @@ class UserConfig(Section):
     )
     usefulness_halflife_years: float = P(
         2.0, "years", "hypothesis: the usefulness growth rate halves this often (saturation)", gt=0, le=1000
+    )
+    capability_usefulness_elasticity: float = P(
+        0.0,
+        "-",
+        "hypothesis: elasticity of usage per user, at a given price, to the effective compute "
+        "the market's models were trained on (GPU-months x efficiency, smoothed over "
+        "capability_lag_months): capability, not only price, makes AI worth using more, so an "
+        "efficiency gain spent on capability raises demand. METR "
+        "(sources.md#metr-time-horizons): the length of tasks frontier models complete doubled "
+        "every ~7 months in 2019-2025 (~3.3x a year) while effective training compute grew "
+        "~10-15x a year (sources.md#epoch-training-compute, #ho-2024): ~0.45 if usage scaled "
+        "with task length; 0 leaves usefulness exogenous; range 0-0.6",
+        ge=0,
+        le=1,
+    )
+    capability_lag_months: float = P(
+        6.0,
+        "months",
+        "hypothesis: users feel a training run once its model ships, some months after the "
+        "compute is spent; the smoothing of effective training compute; range 3-12",
+        ge=1,
+        le=36,
     )
     price_sensitivity: float = P(2.0, "logit weight on -log price", "hypothesis", ge=0, le=50)
     price_sensitivity_dispersion: float = P(

@@ -166,6 +166,8 @@ class AIMarketModel(mesa.Model):
         installed = self.total_installed
         used = installed * cfg.hyperscalers.target_utilization
         inference = min(float(self._inference_need().sum()), used)
+        # effective compute the market trains on per month, smoothed: what users get from AI
+        self.capability_flow0 = self.capability_flow = max(used - inference, 1.0)
         self._observe(None, used=used, available=installed, inference=inference, training=used - inference)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in SERIES},
@@ -350,6 +352,7 @@ class AIMarketModel(mesa.Model):
         available = self.total_installed  # capacity in service this month
         budgets = np.array([lab.training_budget for lab in self.labs]) * self.alive
         allocation = self._compute(need, budgets)
+        self._train(allocation.training)
         host_revenue = self._money(t, allocation)
         self._fleet(t, allocation, host_revenue, self._wanted_capacity(t, need, budgets))
         self._observe(
@@ -420,7 +423,19 @@ class AIMarketModel(mesa.Model):
         shares = self.users.segments_by_lab(len(self.labs))
         market_price = float((prices * shares).sum() / shares.sum())
         self.users.adopt(market_price)
-        self.users.adjust_usage(prices, t)
+        self.users.adjust_usage(prices, t, self.log_capability)
+
+    def _train(self, training_h100e: np.ndarray) -> None:
+        """Smooth the effective compute (GPU-months x each lab's efficiency) trained on this
+        month over users' capability lag: next month's usage reads it."""
+        effective = sum(float(training_h100e[lab.index]) * lab.efficiency for lab in self.labs if lab.alive)
+        a = 1.0 / self.config.users.capability_lag_months
+        self.capability_flow += a * (max(effective, 1.0) - self.capability_flow)
+
+    @property
+    def log_capability(self) -> float:
+        """Log of the smoothed effective training compute relative to month 0."""
+        return float(np.log(self.capability_flow / self.capability_flow0))
 
     def _contracts(self, t: int, need: np.ndarray) -> None:
         """Expire old reservations; labs reserve more where they want it and hosts have room."""
@@ -590,6 +605,7 @@ class AIMarketModel(mesa.Model):
             "lab_commitments_usd": self.contracts.outstanding(self.steps),
             "frontier_efficiency": self.background_efficiency * self.diffusion.frontier_gain,
             "mean_adopted_efficiency": self._adopted_efficiency(labs),
+            "training_capability": self.capability_flow / self.capability_flow0,
             "write_downs_usd": sum(hs.write_downs for hs in self.hyperscalers),
             "write_offs_failure_usd": sum(hs.written_off["failure"] for hs in self.hyperscalers),
             "write_offs_retirement_usd": sum(hs.written_off["retirement"] for hs in self.hyperscalers),

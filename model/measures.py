@@ -71,6 +71,7 @@ SERIES: dict[str, Measure] = _table(
     ("lab_commitments_usd", "USD", "labs' remaining reserved-compute commitments"),
     ("frontier_efficiency", "x month 0", "frontier efficiency"),
     ("mean_adopted_efficiency", "x month 0", "mean adopted efficiency"),
+    ("training_capability", "x month 0", "effective training compute, smoothed (what users get from AI)"),
     ("write_downs_usd", "USD per month", "write-downs (all causes)"),
     ("write_offs_failure_usd", "USD per month", "book value of failed GPUs"),
     ("write_offs_retirement_usd", "USD per month", "book value of retired GPUs"),

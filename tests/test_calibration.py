@@ -289,6 +289,7 @@ def test_the_shipped_spec_validates_against_the_config() -> None:
         "labs.frontier_token_share",
         "labs.capability_share",
         "users.saturation_tokens_per_user_day",
+        "users.capability_usefulness_elasticity",
     }
 
 
