@@ -152,24 +152,15 @@ class Hyperscaler(mesa.Agent):
         self.cost, self.book = self.cost[keep], self.book[keep]
 
     # --- the spot market ---------------------------------------------------------------
-    def split_capacity(self, committed: float) -> tuple[np.ndarray, np.ndarray]:
-        """Serve reserved contracts from the cheapest cohorts; return (reserved, free) per cohort."""
-        order = self.opex.argsort(kind="stable")
-        caps = self.h100e[order]
-        before = caps.cumsum() - caps
-        reserved_sorted = np.minimum(np.maximum(committed - before, 0.0), caps)
-        reserved = np.empty_like(caps)
-        reserved[order] = reserved_sorted
-        return reserved, self.h100e - reserved
-
     def ask(self) -> np.ndarray:
         """USD per H100e-hour asked per cohort: operating cost plus a markup."""
         return self.opex * (1.0 + self.cfg.ask_markup)
 
-    def offer(self, committed: float) -> Offer:
-        """This month's offer: reserved capacity on the cheapest cohorts, the rest spot."""
-        reserved, free = self.split_capacity(min(committed, self.installed))
-        return Offer(reserved, free, self.ask())
+    def offer(self, trainable_since: int | None = None) -> Offer:
+        """This month's offer: every cohort at its ask; with `trainable_since`, the cohorts
+        delivered after that step are marked recent (frontier training can use them)."""
+        recent = None if trainable_since is None else self.born > trainable_since
+        return Offer(self.h100e, self.ask(), recent)
 
     # --- fleet accounting ---------------------------------------------------------------
     def operate(self, used_by_cohort: np.ndarray, revenue: float) -> None:

@@ -9,11 +9,21 @@ runs are planned at the reference (smoothed) price: above it a budget buys fewer
 reference price falls, so cheaper compute buys bigger runs, but with a lag. At 0 (the
 default) that demand has a flat part, and the clearing price jumps between scarcity and an
 ask as the reference crosses it; at 1 training is unit elastic everywhere, without a kink.
-When demand at the cap exceeds supply, everyone is rationed pro rata: the scarcity premium
-and rationing of docs/design.md#mechanisms.
+When demand at the cap exceeds supply, spot buyers are rationed pro rata (reservations are
+served first): the scarcity premium and rationing of docs/design.md#mechanisms.
 
-`allocate` is the month's compute market as a whole: reserved capacity first, then the spot
-market for the rest.
+Frontier training needs recent clusters; serving users runs on any GPU. With a training age
+limit the offers split into two pools, recent (any use) and legacy (inference only), and the
+market may clear at two prices: training bids only for recent capacity, inference takes the
+cheaper of the two, so legacy capacity rents at or below recent capacity. When legacy capacity
+alone would cost inference more than recent capacity costs training, inference spills over
+and the pools clear as one market at one price.
+
+`allocate` is the month's compute market as a whole. Reservations are a price, not a place:
+the whole fleet is dispatched in one merit order, reserved use first, so reserved capacity a
+lab leaves idle is sold spot and the spot price is set by the fleet's marginal GPU. Each host
+is paid its contracts' take-or-pay bills and the spot price for what it supplied beyond them,
+and pays the spot price for what its contracts used beyond its own supply.
 """
 
 from __future__ import annotations
@@ -32,10 +42,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Clearing:
-    price: float  # USD per H100e-hour
-    inference: np.ndarray  # H100e-months served per lab
-    training: np.ndarray  # H100e-months served per lab
-    dispatched: np.ndarray  # H100e-months sold per offer (input order)
+    price: float  # USD per H100e-hour of recent capacity (training's price; everyone's in one market)
+    legacy_price: float  # USD per H100e-hour inference pays; equals `price` in one market
+    inference: np.ndarray  # H100e-months served per lab, reserved + spot
+    training: np.ndarray  # H100e-months served per lab, reserved + spot
+    spot_inference: np.ndarray  # the part of `inference` bought spot, per lab
+    spot_training: np.ndarray  # the part of `training` bought spot, per lab
+    dispatched: np.ndarray  # H100e-months used per offer (input order)
+    dispatched_training: np.ndarray  # the part of it used for training
     demand: float  # H100e-months demanded at the clearing price, before rationing
     rationed: bool
 
@@ -100,6 +114,24 @@ def _equilibrium(
     return float(asks[k]) if glut[k] else float(fill_price[k])
 
 
+def _fill(room: np.ndarray, amount: float) -> np.ndarray:
+    """Take `amount` from offers in the given (merit) order: what each supplies."""
+    before = np.cumsum(room) - room
+    return np.minimum(np.maximum(amount - before, 0.0), room)
+
+
+def _fill(room: np.ndarray, amount: float) -> np.ndarray:
+    """Take `amount` from offers in the given (merit) order: what each supplies."""
+    before = np.cumsum(room) - room
+    return np.minimum(np.maximum(amount - before, 0.0), room)
+
+
+def _share(wanted: np.ndarray, room: float) -> np.ndarray:
+    """Each buyer's pro rata part of `room` (all of what it wanted when room suffices)."""
+    total = float(wanted.sum())
+    return wanted * min(1.0, max(room, 0.0) / total) if total > 0 else wanted * 0.0
+
+
 def clear_spot(
     ask: np.ndarray,
     capacity: np.ndarray,
@@ -110,6 +142,10 @@ def clear_spot(
     adjustment: float = 1.0,
     reference_price: float = 0.0,
     below_elasticity: float = 0.0,
+    recent: np.ndarray | None = None,
+    previous_legacy_price: float | None = None,
+    firm_inference: np.ndarray | None = None,
+    firm_training: np.ndarray | None = None,
 ) -> Clearing:
     """Find the lowest price at which offered capacity covers demand, and dispatch it.
 
@@ -120,67 +156,143 @@ def clear_spot(
 
     `ask` and `capacity` describe offers; `inference_need` (H100e-months) and
     `training_budget_usd` are per lab; `reference_price` and `below_elasticity` shape training
-    demand (see `training_demand`). Supply is a step function of price, demand falls with
-    price, so the price is either an ask (the marginal offer is partly dispatched: glut) or
-    the point where training demand fills the remaining capacity (scarcity), capped at
-    `max_price` (rationing).
+    demand (see `training_demand`). `firm_inference` and `firm_training` (H100e-months per
+    lab) are reserved use, served first at any price. Supply is a step function of price,
+    demand falls with price, so the price is either an ask (the marginal offer is partly
+    dispatched: glut) or the point where training demand fills the remaining capacity
+    (scarcity), capped at `max_price` (rationing).
+
+    `recent` marks the offers training can use (None: all). Each pool is cleared alone first,
+    training on recent capacity and inference on legacy capacity; if legacy would then cost
+    more than recent, the pools are one market (inference spills over) and clear together:
+    at that price training still fits on recent capacity, since it wanted no more than recent
+    supply at the lower recent-only price.
     """
     order = np.argsort(ask, kind="stable")
     asks, caps = ask[order], capacity[order]
-    cum = np.cumsum(caps)
-    inelastic = float(inference_need.sum())
+    firm_inf = np.zeros_like(inference_need, dtype=float) if firm_inference is None else firm_inference
+    firm_tr = np.zeros_like(inference_need, dtype=float) if firm_training is None else firm_training
+    inelastic = float(inference_need.sum() + firm_inf.sum())
+    firm = float(firm_inf.sum() + firm_tr.sum())
     budget = float(training_budget_usd.sum())
-    price = _equilibrium(asks, cum, inelastic, budget, max_price, reference_price, below_elasticity)
+    args = (max_price, reference_price, below_elasticity)
+    price = legacy = _equilibrium(asks, np.cumsum(caps), inelastic + float(firm_tr.sum()), budget, *args)
+    can_train = np.ones(asks.size, dtype=bool) if recent is None else recent[order]
+    old = ~can_train
+    # two prices only if legacy GPUs alone can serve users: otherwise inference spills over
+    if old.any() and caps[old].sum() >= inelastic:
+        alone = _equilibrium(asks[can_train], np.cumsum(caps[can_train]), float(firm_tr.sum()), budget, *args)
+        legacy_alone = _equilibrium(asks[old], np.cumsum(caps[old]), inelastic, 0.0, *args)
+        if legacy_alone <= alone:
+            price, legacy = alone, legacy_alone
     if previous_price is not None and adjustment < 1.0 and previous_price > 0:
+        before = previous_price if previous_legacy_price is None else previous_legacy_price
         price = float(min(previous_price ** (1 - adjustment) * price**adjustment, max_price))
+        legacy = float(min(before ** (1 - adjustment) * legacy**adjustment, max_price))
     train = training_demand(training_budget_usd, price, reference_price, below_elasticity)
-    wanted = inference_need + train
-    demand = float(wanted.sum())
-    available = float(caps[asks <= price].sum())
-    rationed = demand > available * (1 + 1e-12)
-    if rationed:
-        share = available / demand if demand > 0 else 0.0
-        got = wanted * share
-        inference = np.minimum(inference_need, got)
-        training = got - inference
-        sold = available
-    else:
-        inference, training, sold = inference_need.astype(float), train, min(demand, available)
-    taken = np.where(asks <= price, np.minimum(np.maximum(sold - (cum - caps), 0.0), caps), 0.0)
-    dispatched = np.empty_like(taken)
-    dispatched[order] = taken
-    return Clearing(price, inference, training, dispatched, demand, rationed)
+    trainable = np.where(can_train & (asks <= price), caps, 0.0)
+    if price == legacy:  # one market: reservations first, spot buyers pro rata, users first
+        room = float(caps[asks <= price].sum())
+        firm_inf, firm_tr = _share(firm_inf, room), _share(firm_tr, room)
+        got = _share(inference_need + train, room - firm)
+        spot_inf = np.minimum(inference_need, got)
+        spot_tr = got - spot_inf
+    else:  # two pools: training on recent capacity, then inference on what is left
+        room = float(trainable.sum())
+        firm_tr = _share(firm_tr, room)
+        spot_tr = _share(train, room - float(firm_tr.sum()))
+    trained = float(firm_tr.sum() + spot_tr.sum())
+    if trained > trainable.sum():  # only at posted prices: recent capacity bounds training
+        spot_tr = _share(spot_tr, float(trainable.sum() - firm_tr.sum()))
+        firm_tr = _share(firm_tr, float(trainable.sum()))
+        trained = float(firm_tr.sum() + spot_tr.sum())
+    taken_training = _fill(trainable, trained)
+    rest = np.where(asks <= legacy, caps - taken_training, 0.0)
+    if price != legacy:
+        firm_inf = _share(firm_inf, float(rest.sum()))
+        spot_inf = _share(inference_need, float(rest.sum() - firm_inf.sum()))
+    taken = taken_training + _fill(rest, float(firm_inf.sum() + spot_inf.sum()))
+    dispatched, dispatched_training = np.empty_like(taken), np.empty_like(taken)
+    dispatched[order], dispatched_training[order] = taken, taken_training
+    demand = firm + float(inference_need.sum() + train.sum())
+    served = float(firm_inf.sum() + firm_tr.sum() + spot_inf.sum() + spot_tr.sum())
+    return Clearing(
+        price,
+        legacy,
+        firm_inf + spot_inf,
+        firm_tr + spot_tr,
+        spot_inf,
+        spot_tr,
+        dispatched,
+        dispatched_training,
+        demand,
+        served < demand * (1 - 1e-12),
+    )
 
 
 @dataclass(frozen=True)
 class Offer:
-    """One host's fleet this month, per cohort: H100e held for reservations, H100e free for the
-    spot market, and the spot ask (USD per H100e-hour)."""
+    """One host's fleet this month, per cohort: H100e in service, the spot ask (USD per
+    H100e-hour), and which cohorts are recent enough for frontier training (None: all)."""
 
-    reserved: np.ndarray
-    free: np.ndarray
+    capacity: np.ndarray
     ask: np.ndarray
+    recent: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Allocation:
     """Who got which compute this month (H100e-months)."""
 
-    clearing: Clearing  # the spot market
-    inference: np.ndarray  # per lab, reserved + spot
-    training: np.ndarray  # per lab, reserved + spot
-    spot: np.ndarray  # per lab, bought spot
-    reserved_used: float  # reserved capacity in use, all hosts
-    used_by_cohort: list[np.ndarray]  # per host, per cohort, reserved + spot
-    spot_by_host: np.ndarray  # sold spot, per host
+    clearing: Clearing  # the market, reserved use included
+    used_by_cohort: list[np.ndarray]  # per host, per cohort
+    spot_inference_by_host: np.ndarray  # what each host supplied for inference beyond its contracts
+    spot_training_by_host: np.ndarray  # and for training
+    short_inference_by_host: np.ndarray  # what its contracts used beyond what it supplied
+    short_training_by_host: np.ndarray
+
+    @property
+    def inference(self) -> np.ndarray:
+        return self.clearing.inference
+
+    @property
+    def training(self) -> np.ndarray:
+        return self.clearing.training
+
+    @property
+    def used(self) -> float:
+        return float(self.clearing.dispatched.sum())
 
     def bills(self, reserved_bills: np.ndarray) -> np.ndarray:
         """USD each lab owes each host (lab x host): take-or-pay reservations plus spot
-        purchases at the clearing price, spread over hosts by their spot sales."""
-        total = self.spot_by_host.sum()
-        host_share = self.spot_by_host / total if total > 0 else np.zeros(self.spot_by_host.size)
-        spot_bill = self.spot * self.clearing.price * HOURS_PER_MONTH
-        return reserved_bills + spot_bill[:, None] * host_share[None, :]
+        purchases, inference at its price and training at its own, each spread over the hosts
+        by what they supplied for that use beyond their contracts."""
+        clearing = self.clearing
+        inference = clearing.spot_inference * clearing.legacy_price * HOURS_PER_MONTH
+        training = clearing.spot_training * clearing.price * HOURS_PER_MONTH
+        return (
+            reserved_bills
+            + _spread(inference, self.spot_inference_by_host)
+            + _spread(training, self.spot_training_by_host)
+        )
+
+    def wholesale(self) -> np.ndarray:
+        """USD each host owes each other host (payer x payee): a host whose contracts were
+        served on other hosts' GPUs buys that compute at the spot price from the hosts that
+        supplied more than their own contracts used (contracts settle like contracts for
+        difference). With the labs' spot bills it pays each supplier the spot price for all it
+        supplied beyond its contracts."""
+        clearing = self.clearing
+        inference = self.short_inference_by_host * clearing.legacy_price * HOURS_PER_MONTH
+        training = self.short_training_by_host * clearing.price * HOURS_PER_MONTH
+        return _spread(inference, self.spot_inference_by_host) + _spread(training, self.spot_training_by_host)
+
+
+def _spread(bill: np.ndarray, sold_by_host: np.ndarray) -> np.ndarray:
+    """Each lab's bill (USD) spread over hosts in proportion to what they sold (lab x host)."""
+    total = sold_by_host.sum()
+    share = sold_by_host / total if total > 0 else np.zeros(sold_by_host.size)
+    return bill[:, None] * share[None, :]
 
 
 def allocate(
@@ -193,14 +305,17 @@ def allocate(
     market: ComputeMarketConfig,
     previous_price: float,
     reference_price: float,
+    previous_legacy_price: float | None = None,
 ) -> Allocation:
-    """Reserved capacity first, then the spot market for what is left.
+    """Reserved use first, then the spot market for the rest, in one dispatch of the fleet.
 
     Labs serve inference from their reservations (hosts short of committed capacity after
     failures deliver pro rata) and train on the reserved capacity they pay for anyway when
     they have a training budget; that capacity's cost comes out of the budget. Inference
-    beyond reservations and the rest of the budgets clear in the spot market (`clear_spot`).
-    Labs that are not `trading` (bankrupt) buy nothing.
+    beyond reservations and the rest of the budgets are bought spot (`clear_spot`). Labs that
+    are not `trading` (bankrupt) buy nothing. A host keeps its contracts' bills whoever's GPUs
+    served them; it buys what its contracts used beyond its own supply at the spot price from
+    the hosts that supplied more (`Allocation.wholesale`), who also get the labs' spot bills.
     """
     n_labs, n_hosts = inference_need.size, installed.size
     committed = book.by_host(n_hosts)
@@ -210,19 +325,13 @@ def allocate(
     res_cost = np.bincount(book.lab, weights=book.h100e * book.price * HOURS_PER_MONTH, minlength=n_labs)
     budget = training_budget_usd * trading
     inf_res = np.minimum(inference_need, held)
-    leftover = held - inf_res
-    train_res = np.where(budget > 0, leftover, 0.0)
+    train_res = np.where(budget > 0, held - inf_res, 0.0)
     unit_cost = np.divide(res_cost, held * HOURS_PER_MONTH, out=np.zeros(n_labs), where=held > 0)
     spot_budget = np.maximum(budget - train_res * unit_cost * HOURS_PER_MONTH, 0.0)
-    used_share = np.divide(inf_res + train_res, held, out=np.zeros(n_labs), where=held > 0)
-    host_used = np.bincount(book.host, weights=delivered * used_share[book.lab], minlength=n_hosts)
-    reserved_used = []
-    for j, offer in enumerate(offers):
-        total = offer.reserved.sum()
-        reserved_used.append(offer.reserved * (host_used[j] / total) if total > 0 else offer.reserved * 0.0)
+    pooled = any(o.recent is not None for o in offers)
     clearing = clear_spot(
         np.concatenate([o.ask for o in offers]),
-        np.concatenate([o.free for o in offers]),
+        np.concatenate([o.capacity for o in offers]),
         np.maximum(inference_need - inf_res, 0.0) * trading,
         spot_budget,
         market.max_price_usd_per_gpu_hour,
@@ -230,18 +339,31 @@ def allocate(
         market.price_adjustment_per_month,
         reference_price,
         market.training_elasticity_below_reference,
+        np.concatenate([_recent(o) for o in offers]) if pooled else None,
+        previous_legacy_price,
+        firm_inference=inf_res * trading,
+        firm_training=train_res * trading,
     )
-    sizes = [o.free.size for o in offers]
+    sizes = [o.capacity.size for o in offers]
     owner = np.repeat(np.arange(len(offers)), sizes)  # host of each offered cohort
     bounds = np.cumsum([0, *sizes])
+    # what each host's contracts used, by use: firm use per lab spread over its contracts
+    firm_inf = clearing.inference - clearing.spot_inference
+    firm_tr = clearing.training - clearing.spot_training
+    per_contract = delivered / np.maximum(held[book.lab], 1e-300)
+    contract_inf = np.bincount(book.host, weights=per_contract * firm_inf[book.lab], minlength=n_hosts)
+    contract_tr = np.bincount(book.host, weights=per_contract * firm_tr[book.lab], minlength=n_hosts)
+    supplied_tr = np.bincount(owner, weights=clearing.dispatched_training, minlength=n_hosts)
+    supplied_inf = np.bincount(owner, weights=clearing.dispatched, minlength=n_hosts) - supplied_tr
     return Allocation(
         clearing=clearing,
-        inference=inf_res + clearing.inference,
-        training=train_res + clearing.training,
-        spot=clearing.inference + clearing.training,
-        reserved_used=float(host_used.sum()),
-        used_by_cohort=[
-            reserved_used[j] + clearing.dispatched[bounds[j] : bounds[j + 1]] for j in range(len(offers))
-        ],
-        spot_by_host=np.bincount(owner, weights=clearing.dispatched, minlength=n_hosts),
+        used_by_cohort=[clearing.dispatched[bounds[j] : bounds[j + 1]] for j in range(len(offers))],
+        spot_inference_by_host=np.maximum(supplied_inf - contract_inf, 0.0),
+        spot_training_by_host=np.maximum(supplied_tr - contract_tr, 0.0),
+        short_inference_by_host=np.maximum(contract_inf - supplied_inf, 0.0),
+        short_training_by_host=np.maximum(contract_tr - supplied_tr, 0.0),
     )
+
+
+def _recent(offer: Offer) -> np.ndarray:
+    return np.ones(offer.ask.size, dtype=bool) if offer.recent is None else offer.recent

@@ -740,6 +740,27 @@ class ComputeMarketConfig(Section):
         le=1,
     )
     price_smoothing_months: float = P(3.0, "months", "hypothesis: reference price for contracts", ge=1, le=60)
+    training_max_age_months: int | None = P(
+        24,
+        "months",
+        "hypothesis: frontier training runs on large contiguous clusters of recent GPUs (Llama 3 "
+        "405B trained in 2024 on 16k H100s, a 2023 generation: sources.md#llama-3; a cluster two "
+        "generations old costs ~2x per FLOP: sources.md#hobbhahn-besiroglu-2022), so training "
+        "rents only cohorts delivered within this many months of the newest frontier cluster in "
+        "service, and older GPUs serve inference only, at their own spot price; null lets "
+        "training use any GPU; range 12-48",
+        ge=1,
+        le=240,
+    )
+    frontier_cluster_share: float = P(
+        0.01,
+        "fraction of installed capacity",
+        "a month's deliveries count as a frontier cluster (and start the age limit) when they "
+        "are at least this share of the fleet: Llama 3 405B's 16k H100s (sources.md#llama-3) "
+        "were ~1% of the ~1.5M H100e installed in early 2024; range 0.002-0.05",
+        gt=0,
+        le=1,
+    )
     training_elasticity_below_reference: float = P(
         1.0,
         "-",

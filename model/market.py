@@ -153,6 +153,8 @@ class AIMarketModel(mesa.Model):
         self.background_efficiency = 1.0
         self.spot_price = cfg.compute_market.initial_price_usd_per_gpu_hour
         self.reference_price = self.spot_price  # smoothed spot, USD per H100e-hour
+        self.legacy_price = self.spot_price  # spot price of GPUs too old to train on
+        self.trainable_capacity = 0.0  # H100e recent enough for frontier training (set by _compute)
         self.vendor = GpuVendor(cfg.gpu_market, cfg.efficiency, cfg.gpu_market.production_h100e_per_month)
         self.investors = InvestorPool(cfg.investors)
         self.vintages = VintageBook(-FLEET_HISTORY_MONTHS, cfg.run.steps)
@@ -357,7 +359,7 @@ class AIMarketModel(mesa.Model):
         self._fleet(t, allocation, host_revenue, self._wanted_capacity(t, need, budgets))
         self._observe(
             allocation.clearing,
-            used=allocation.reserved_used + float(allocation.clearing.dispatched.sum()),
+            used=allocation.used,
             available=available,
             inference=float(allocation.inference.sum()),
             training=float(allocation.training.sum()),
@@ -470,26 +472,48 @@ class AIMarketModel(mesa.Model):
         return inference + float(training)
 
     def _compute(self, need: np.ndarray, budgets: np.ndarray) -> Allocation:
-        """Reserved capacity first, then the spot market for the rest."""
-        installed = self.installed_by_host
-        committed = self.contracts.by_host(len(self.hyperscalers))
+        """Reserved use first, then the spot market for the rest (one dispatch of the fleet)."""
+        since = self._trainable_since()
+        offers = [hs.offer(since) for hs in self.hyperscalers]
+        self.trainable_capacity = sum(
+            float(o.capacity.sum() if o.recent is None else o.capacity[o.recent].sum()) for o in offers
+        )
         return allocate(
             self.contracts,
-            installed,
-            [hs.offer(committed[j]) for j, hs in enumerate(self.hyperscalers)],
+            self.installed_by_host,
+            offers,
             need,
             budgets,
             self.alive,
             self.config.compute_market,
             self.spot_price,
             self.reference_price,
+            self.legacy_price,
         )
+
+    def _trainable_since(self) -> int | None:
+        """Cohorts delivered after this step are recent enough for frontier training: within
+        the age limit of the newest delivery big enough to be a frontier cluster, so that when
+        builders stop buying, labs train on the newest clusters there are (None: no limit)."""
+        market = self.config.compute_market
+        if market.training_max_age_months is None:
+            return None
+        born = np.concatenate([hs.born for hs in self.hyperscalers])
+        if born.size == 0:
+            return self.steps - market.training_max_age_months
+        h100e = np.concatenate([hs.h100e for hs in self.hyperscalers])
+        first = int(born.min())
+        by_month = np.bincount(born - first, weights=h100e)
+        clusters = np.flatnonzero(by_month >= market.frontier_cluster_share * h100e.sum())
+        newest = first + int(clusters[-1]) if clusters.size else self.steps
+        return newest - market.training_max_age_months
 
     def _money(self, t: int, allocation: Allocation) -> np.ndarray:
         """Users pay labs for served tokens; labs ask for rounds, the investor pool grants
         them; labs pay for compute or fail. Returns each host's rent received (USD)."""
         clearing = allocation.clearing
         self.spot_price = clearing.price
+        self.legacy_price = clearing.legacy_price
         a = 1.0 / self.config.compute_market.price_smoothing_months
         self.reference_price += a * (clearing.price - self.reference_price)
         host_revenue = np.zeros(len(self.hyperscalers))
@@ -506,6 +530,12 @@ class AIMarketModel(mesa.Model):
             host_revenue += lab.settle(
                 t, float(asked), float(granted), bills[lab.index], self.hyperscalers, self.reference_price
             )
+        wholesale = allocation.wholesale()
+        for j, k in zip(*np.nonzero(wholesale), strict=True):
+            self.ledger.transfer(
+                self.hyperscalers[j], self.hyperscalers[k], float(wholesale[j, k]), "wholesale"
+            )
+        host_revenue += wholesale.sum(axis=0) - wholesale.sum(axis=1)
         demanded = np.array([lab.tokens_demanded if lab.alive else 0.0 for lab in self.labs])
         total = demanded.sum()
         for lab in self.labs:
@@ -576,6 +606,8 @@ class AIMarketModel(mesa.Model):
             "unmet_compute_h100e": max(demand - used, 0.0),
             "utilization": utilization,
             "spot_price_usd_per_gpu_hour": self.spot_price,
+            "legacy_spot_price_usd_per_gpu_hour": self.legacy_price,
+            "trainable_capacity_h100e": self.trainable_capacity,
             "reserved_price_usd_per_gpu_hour": self.contracts.mean_price(fallback=self.spot_price),
             "capex_usd": capex,
             "gpu_orders_h100e": sum(hs.orders for hs in self.hyperscalers),

@@ -326,17 +326,15 @@ def test_rivals_growth_is_the_capacity_weighted_mean_of_the_others():
     assert rivals_growth(np.array([1.3, 2.0]), np.array([10.0, 0.0])) == pytest.approx([1.0, 1.3])
 
 
-def test_reserved_capacity_sits_on_the_cheapest_cohorts_and_the_rest_is_offered_spot():
+def test_a_host_offers_every_cohort_at_its_ask_and_marks_the_recent_ones():
     world = World()
     hs = hyperscaler(world, ask_markup=1.0)
-    for opex, h in [(0.3, 100.0), (0.1, 50.0), (0.2, 80.0)]:
-        hs.add_cohort(0, h, opex, 1.0, 1.0)
-    reserved, free = hs.split_capacity(100.0)
-    assert reserved == pytest.approx([0.0, 50.0, 50.0])
-    assert free == pytest.approx([100.0, 0.0, 30.0])
-    offer = hs.offer(1e9)  # more committed than installed: everything is reserved
-    assert offer.reserved == pytest.approx(hs.h100e) and offer.free == pytest.approx([0, 0, 0])
+    for born, opex, h in [(-30, 0.3, 100.0), (-5, 0.1, 50.0), (-20, 0.2, 80.0)]:
+        hs.add_cohort(born, h, opex, 1.0, 1.0)
+    offer = hs.offer()
+    assert offer.capacity == pytest.approx([100.0, 50.0, 80.0]) and offer.recent is None
     assert offer.ask == pytest.approx([0.6, 0.2, 0.4])
+    assert hs.offer(trainable_since=-24).recent.tolist() == [False, True, True]
 
 
 def test_depreciation_is_straight_line_over_the_book_life_and_stops_at_zero():
@@ -698,17 +696,20 @@ def test_a_lab_prices_at_its_cost_per_token_times_the_bertrand_nash_markup(
     world = World()
     ai = lab(world, gain=1.5, min_markup=min_markup, max_markup=max_markup)
     ai.observe_share(share)
-    ai.set_price(beta, eps, spot_price=5.0)  # priced on the average paid ($2/h), not the spot
+    ai.set_price(beta, eps, spot_price=2.0)  # priced on marginal cost: the spot price
     cost = 2.0 * H / 3e6  # USD per token: compute price over tokens per H100e-hour
     assert ai.price == pytest.approx(cost * (1 + markup))
     assert ai.price_per_mtok == pytest.approx(1e6 * cost * (1 + markup))
 
 
-def test_a_lab_on_marginal_cost_prices_on_the_spot_price_not_its_average_paid():
+def test_a_lab_prices_on_the_spot_price_not_its_average_paid_unless_told_to():
     world = World()
-    ai = lab(world, gain=1.5, price_on_marginal_cost=True)  # pays $2/h on average
+    ai = lab(world, gain=1.5)  # pays $2/h on average
     ai.set_price(0.0, 0.5, spot_price=0.8)  # elasticity below one: the maximum markup, 1
     assert ai.price == pytest.approx(0.8 * H / 3e6 * 2)
+    on_average = lab(world, gain=1.5, price_on_marginal_cost=False)
+    on_average.set_price(0.0, 0.5, spot_price=0.8)
+    assert on_average.price == pytest.approx(2.0 * H / 3e6 * 2)
 
 
 def test_the_interior_markup_has_the_logit_lerner_index():
@@ -716,7 +717,7 @@ def test_the_interior_markup_has_the_logit_lerner_index():
     ai = lab(world, max_markup=20.0)
     for share in (0.0, 0.3, 0.6):
         ai.observe_share(share)
-        ai.set_price(3.0, 1.1, spot_price=5.0)
+        ai.set_price(3.0, 1.1, spot_price=2.0)
         cost = 2.0 * H / 2e6
         assert (ai.price - cost) / ai.price == pytest.approx(1 / (3.0 * (1 - share) + 1.1))
 

@@ -3,6 +3,7 @@ results on Dask and after kill -9 and resume, and one-line errors for bad specs.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -366,3 +367,22 @@ def test_predict_refuses_an_unfinished_calibration(tmp_path) -> None:
     (tmp_path / "manifest.json").write_text('{"status": "running"}')
     done = CliRunner().invoke(main, ["predict", str(tmp_path)])
     assert done.exit_code == 2 and "the calibration is running" in done.output
+
+
+def test_an_unset_optional_number_screening_drops_stays_unset() -> None:
+    """The shipped spec estimates the labs' pricing horizon, which the base leaves unset (null):
+    when screening drops it, the runs keep it unset instead of failing on float(None)."""
+    from aibubble.calibration.simulate import Simulator
+    from aibubble.calibration.spec import prepare, read_spec
+
+    path = CONFIG_DIR / "calibration" / "record-2025.yaml"
+    prep = prepare(read_spec(path), str(path))
+    assert prep.base_value("labs.pricing_horizon_months") is None
+    kept = ["users.demand_elasticity"]
+    fixed = prep.fixed_sample(kept)
+    assert "labs.pricing_horizon_months" not in fixed
+    assert fixed["users.adjustment_per_month"] == pytest.approx(math.log10(0.1))  # log prior: sample space
+    moments = Simulator(prep, prep.targets.fitted[:1], fixed).moments(
+        {"users.demand_elasticity": 0.8}, seed=1
+    )
+    assert all(math.isfinite(v) for v in moments.values())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from aibubble.compute_market import Offer, allocate
+from aibubble.compute_market import Offer, allocate, clear_spot
 from aibubble.config import BubbleConfig, ComputeMarketConfig
 from aibubble.contracts import ContractBook, split_reservations
 from aibubble.ledger import EXTERNAL, Ledger
@@ -109,17 +109,14 @@ def test_reservations_never_exceed_what_labs_want_nor_what_hosts_have_free(seed)
 MARKET = ComputeMarketConfig(max_price_usd_per_gpu_hour=12.0)
 
 
-def offer(h100e: list[float], ask: list[float], committed: float) -> Offer:
-    """A host's offer: the committed capacity reserved on its first cohorts, the rest free."""
-    caps = np.array(h100e)
-    reserved = np.clip(min(committed, caps.sum()) - (np.cumsum(caps) - caps), 0.0, caps)
-    return Offer(reserved, caps - reserved, np.array(ask))
+def offer(h100e: list[float], ask: list[float], recent: list[bool] | None = None) -> Offer:
+    return Offer(np.array(h100e), np.array(ask), None if recent is None else np.array(recent))
 
 
 @dataclass
 class Month:
     """Two hosts of 200 H100e. Lab 0 reserves 100 with host 0, lab 1 reserves 50 with host 1,
-    both at $2/h; spot asks are $0.8 and $1.6 at host 1, $1 and $2 at host 0."""
+    both at $2/h; asks are $0.8 and $1.6 at host 1, $1 and $2 at host 0."""
 
     book: ContractBook
     installed: np.ndarray
@@ -129,7 +126,7 @@ class Month:
     def make(cls) -> Month:
         book = ContractBook()
         book.add(np.array([0, 1]), np.array([0, 1]), np.array([100.0, 50.0]), 2.0, 12)
-        offers = [offer([120.0, 80.0], [1.0, 2.0], 100.0), offer([150.0, 50.0], [0.8, 1.6], 50.0)]
+        offers = [offer([120.0, 80.0], [1.0, 2.0]), offer([150.0, 50.0], [0.8, 1.6])]
         return cls(book, np.array([200.0, 200.0]), offers)
 
     def allocate(self, need, budget, trading=(True, True), previous_price=1.0, reference_price=0.0):
@@ -146,50 +143,62 @@ class Month:
         )
 
 
-def test_reserved_capacity_is_used_first_and_inference_beyond_it_goes_to_the_spot_market():
+def test_reserved_use_comes_first_and_the_whole_fleet_is_dispatched_in_one_merit_order():
+    """Reservations are a price, not a place: lab 0's 100 reserved and its 30 spot run on host
+    1's cheapest GPUs, host 0's idle. Host 0 keeps its contract's bill and buys the 100 its
+    contract used from host 1 at the spot price."""
     a = Month.make().allocate(need=[130.0, 20.0], budget=[0.0, 0.0])
     assert a.inference == pytest.approx([130.0, 20.0]) and a.training == pytest.approx([0.0, 0.0])
-    assert a.spot == pytest.approx([30.0, 0.0])  # lab 0's 30 beyond its 100 reserved
-    assert a.reserved_used == pytest.approx(120.0)  # lab 1 leaves 30 of its 50 idle
-    assert a.clearing.price == pytest.approx(0.8)  # the cheapest free cohort
-    assert a.used_by_cohort[0] == pytest.approx([100.0, 0.0])
-    assert a.used_by_cohort[1] == pytest.approx([20.0 + 30.0, 0.0])
-    assert a.spot_by_host == pytest.approx([0.0, 30.0])
+    assert a.clearing.spot_inference == pytest.approx([30.0, 0.0])  # lab 0's 30 beyond its 100 reserved
+    assert a.clearing.price == pytest.approx(0.8)  # the fleet's cheapest cohort covers everything
+    assert a.used_by_cohort[0] == pytest.approx([0.0, 0.0])
+    assert a.used_by_cohort[1] == pytest.approx([150.0, 0.0])
+    assert a.spot_inference_by_host == pytest.approx([0.0, 130.0])
+    assert a.short_inference_by_host == pytest.approx([100.0, 0.0])
+    assert a.wholesale() == pytest.approx(np.array([[0.0, 100 * 0.8 * H], [0.0, 0.0]]))
 
 
 def test_a_training_budget_trains_on_idle_reserved_capacity_and_its_cost_comes_out_of_the_spot_budget():
-    reserved_cost = 30 * 2.0 * H  # lab 1's 30 idle reserved H100e at its contract price
-    spot = 40 * 0.8 * H  # what is left buys 40 H100e-months at the $0.8 ask
+    """Lab 1 trains on the 30 reserved H100e its users leave idle (paid anyway); the rest of its
+    budget buys spot. Demand beyond the $0.8 cohort (150) sets the price at the $1 ask, where
+    the spot budget of 40 x $0.8 buys 32."""
+    reserved_cost = 30 * 2.0 * H
+    spot = 40 * 0.8 * H
     a = Month.make().allocate(need=[130.0, 20.0], budget=[0.0, reserved_cost + spot])
-    assert a.training == pytest.approx([0.0, 30.0 + 40.0])
-    assert a.spot == pytest.approx([30.0, 40.0])
-    assert a.reserved_used == pytest.approx(150.0)
-    assert a.used_by_cohort[1] == pytest.approx([50.0 + 70.0, 0.0])
+    assert a.clearing.price == pytest.approx(1.0)
+    assert a.training == pytest.approx([0.0, 30.0 + 32.0])
+    assert a.clearing.spot_training == pytest.approx([0.0, 32.0])
+    assert a.used == pytest.approx(150.0 + 30.0 + 32.0)
+    assert a.used_by_cohort[1] == pytest.approx([150.0, 0.0])
+    assert a.used_by_cohort[0] == pytest.approx([62.0, 0.0])
 
 
 def test_a_budget_below_the_reserved_cost_still_trains_on_the_reserved_capacity_but_buys_no_spot():
     a = Month.make().allocate(need=[130.0, 20.0], budget=[0.0, 1000.0])
-    assert a.training == pytest.approx([0.0, 30.0]) and a.spot == pytest.approx([30.0, 0.0])
+    assert a.training == pytest.approx([0.0, 30.0])
+    assert a.clearing.spot_training == pytest.approx([0.0, 0.0])
+    assert a.clearing.spot_inference == pytest.approx([30.0, 0.0])
 
 
-def test_without_a_training_budget_idle_reservations_are_not_trained_on():
+def test_without_a_training_budget_idle_reservations_are_not_trained_on_and_not_held_back():
     a = Month.make().allocate(need=[100.0, 0.0], budget=[0.0, 0.0])
-    assert a.training == pytest.approx([0.0, 0.0]) and a.reserved_used == pytest.approx(100.0)
+    assert a.training == pytest.approx([0.0, 0.0]) and a.used == pytest.approx(100.0)
+    assert a.used_by_cohort[1] == pytest.approx([100.0, 0.0])  # the cheapest GPUs, whoever reserved them
 
 
-def test_labs_not_trading_buy_nothing_on_the_spot_market():
+def test_labs_not_trading_buy_nothing():
     month = Month.make()
     month.book.terminate_lab(0)  # a bankrupt lab's contracts have ended
-    month.offers[0] = offer([120.0, 80.0], [1.0, 2.0], committed=0.0)
     a = month.allocate(need=[130.0, 20.0], budget=[1e6, 0.0], trading=(False, True))
     assert a.inference == pytest.approx([0.0, 20.0]) and a.training == pytest.approx([0.0, 0.0])
-    assert a.spot == pytest.approx([0.0, 0.0]) and a.clearing.dispatched.sum() == 0.0
+    assert a.clearing.spot_inference.sum() == 0.0 and a.clearing.spot_training.sum() == 0.0
+    assert a.used == pytest.approx(20.0)  # lab 1's reserved use only
 
 
 def test_a_host_short_of_its_committed_capacity_delivers_pro_rata():
     book = ContractBook()
     book.add(np.array([0, 1]), 0, np.array([120.0, 80.0]), 2.0, 12)  # 200 committed on 100 installed
-    offers = [offer([100.0], [1.0], 200.0), offer([300.0], [0.5], 0.0)]
+    offers = [offer([100.0], [1.0]), offer([300.0], [0.5])]
     a = allocate(
         book,
         np.array([100.0, 300.0]),
@@ -201,26 +210,62 @@ def test_a_host_short_of_its_committed_capacity_delivers_pro_rata():
         1.0,
         0.0,
     )
-    assert a.inference - a.spot == pytest.approx([60.0, 40.0])  # half of each contract
-    assert a.spot == pytest.approx([40.0, 60.0])
-    assert a.used_by_cohort[0] == pytest.approx([100.0]) and a.reserved_used == pytest.approx(100.0)
-    # take-or-pay: the contracts are billed in full
+    assert a.inference - a.clearing.spot_inference == pytest.approx([60.0, 40.0])  # half of each contract
+    assert a.clearing.spot_inference == pytest.approx([40.0, 60.0])
+    assert a.used_by_cohort[1] == pytest.approx([200.0]) and a.used == pytest.approx(200.0)
+    # take-or-pay: the contracts are billed in full; host 0 buys its contracts' use from host 1
     bills = a.bills(book.bills(2, 2))
     assert bills[:, 0] == pytest.approx([120 * 2.0 * H, 80 * 2.0 * H])
+    assert a.wholesale()[0, 1] == pytest.approx(100 * 0.5 * H)
 
 
-def test_spot_bills_are_spread_over_hosts_by_their_spot_sales_at_the_clearing_price():
+def test_spot_bills_are_spread_over_hosts_by_what_they_supplied_beyond_their_contracts():
     month = Month.make()
-    a = month.allocate(need=[250.0, 20.0], budget=[0.0, 0.0])  # 150 spot: 100 at $0.8, 20 at $1, 30 at $1.6
-    assert a.clearing.price == pytest.approx(1.6)
-    assert a.spot_by_host == pytest.approx([20.0, 130.0])
+    a = month.allocate(need=[250.0, 20.0], budget=[0.0, 0.0])  # 270 in all: 150 at $0.8, 120 at $1
+    assert a.clearing.price == pytest.approx(1.0)
+    assert a.spot_inference_by_host == pytest.approx([20.0, 130.0])
     reserved = month.book.bills(2, 2)
     bills = a.bills(reserved)
-    spot = 150 * 1.6 * H
+    spot = 150 * 1.0 * H
     assert bills[0] == pytest.approx(reserved[0] + spot * np.array([20.0, 130.0]) / 150)
     assert bills[1] == pytest.approx(reserved[1])
-    # each host is paid exactly its spot sales at the clearing price, on top of its contracts
-    assert bills.sum(axis=0) - reserved.sum(axis=0) == pytest.approx(a.spot_by_host * 1.6 * H)
+    assert a.wholesale() == pytest.approx(np.zeros((2, 2)))
+
+
+def test_frontier_training_runs_only_on_recent_gpus_and_legacy_gpus_can_rent_for_less():
+    """Legacy GPUs (200 at $0.5) serve the 150 of inference; training wants 100 H100e-months at
+    $3 and only the 100 recent GPUs can run it, so the market clears at two prices: $3 for
+    recent GPUs, $0.5 for legacy ones."""
+    budget = 100 * 3.0 * H
+    c = clear_spot(
+        np.array([0.5, 1.0]),
+        np.array([200.0, 100.0]),
+        np.array([150.0]),
+        np.array([budget]),
+        12,
+        recent=np.array([False, True]),
+    )
+    assert (c.price, c.legacy_price) == pytest.approx((3.0, 0.5))
+    assert c.training == pytest.approx([100.0]) and c.inference == pytest.approx([150.0])
+    assert c.dispatched == pytest.approx([150.0, 100.0])
+    assert c.dispatched_training == pytest.approx([0.0, 100.0])
+
+
+def test_when_legacy_gpus_cannot_serve_users_alone_the_pools_clear_as_one_market():
+    """100 legacy GPUs cannot serve 150 of inference: it spills onto recent GPUs and both pools
+    clear at the recent ask; training still runs on recent GPUs only."""
+    budget = 50 * 1.0 * H
+    c = clear_spot(
+        np.array([0.5, 1.0]),
+        np.array([100.0, 300.0]),
+        np.array([150.0]),
+        np.array([budget]),
+        12,
+        recent=np.array([False, True]),
+    )
+    assert c.price == c.legacy_price == pytest.approx(1.0)
+    assert c.dispatched == pytest.approx([100.0, 100.0])
+    assert c.dispatched_training == pytest.approx([0.0, 50.0])
 
 
 def random_month(rng: np.random.Generator):
@@ -237,34 +282,48 @@ def random_month(rng: np.random.Generator):
     trading = rng.random(n_labs) < 0.85
     for i in np.flatnonzero(~trading):
         book.terminate_lab(int(i))  # as a bankruptcy does
-    committed = book.by_host(n_hosts)
+    pooled = rng.random() < 0.5
     offers = [
-        offer(list(caps), list(np.sort(rng.uniform(0.2, 3, caps.size))), committed[j])
-        for j, caps in enumerate(fleets)
+        offer(
+            list(caps),
+            list(np.sort(rng.uniform(0.2, 3, caps.size))),
+            list(rng.random(caps.size) < 0.6) if pooled else None,
+        )
+        for caps in fleets
     ]
     args = (book, installed, offers, need, budget, trading, MARKET)
     return args, float(rng.uniform(0.5, 5)), float(rng.uniform(0, 3))
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_allocation_conserves_compute_and_never_uses_more_than_a_cohort_has(seed):
+def test_allocation_conserves_compute_and_money_and_never_uses_more_than_a_cohort_has(seed):
     (book, installed, offers, need, budget, trading, market), previous, reference = random_month(
         np.random.default_rng(seed)
     )
     a = allocate(book, installed, offers, need, budget, trading, market, previous, reference)
+    c = a.clearing
     used = sum(u.sum() for u in a.used_by_cohort)
-    assert used == pytest.approx(a.reserved_used + a.clearing.dispatched.sum())
+    assert used == pytest.approx(a.used, abs=1e-9)
     for u, o in zip(a.used_by_cohort, offers, strict=True):
-        assert np.all(u >= -1e-9) and np.all(u <= o.reserved + o.free + 1e-9)
-    assert a.spot.sum() == pytest.approx(a.clearing.dispatched.sum(), abs=1e-9)
-    assert a.spot_by_host.sum() == pytest.approx(a.clearing.dispatched.sum(), abs=1e-9)
+        assert np.all(u >= -1e-9) and np.all(u <= o.capacity + 1e-9)
     assert a.inference.sum() + a.training.sum() == pytest.approx(used, abs=1e-9)
+    recent = np.concatenate([o.capacity * (True if o.recent is None else o.recent) for o in offers])
+    assert np.all(c.dispatched_training <= recent + 1e-9)  # training only on recent GPUs
+    assert c.legacy_price <= c.price + 1e-12
     assert np.all(a.inference <= need * (1 + 1e-12) + 1e-9)
-    assert np.all(a.spot[~trading] == 0) and np.all(a.inference[~trading] == 0)
-    assert a.reserved_used <= min(book.h100e.sum(), installed.sum()) + 1e-9
+    assert np.all(a.inference[~trading] == 0) and np.all(a.training[~trading] == 0)
+    # money: every host is paid the spot price for what it supplied beyond its contracts and
+    # pays it for what its contracts used beyond its supply; labs pay exactly that in all
     reserved = book.bills(need.size, installed.size)
-    paid = a.bills(reserved).sum() - reserved.sum()
-    assert paid == pytest.approx(a.clearing.price * H * a.clearing.dispatched.sum(), abs=1e-6)
+    wholesale = a.wholesale()
+    net = a.bills(reserved).sum(axis=0) - reserved.sum(axis=0) + wholesale.sum(axis=0) - wholesale.sum(axis=1)
+    expected = H * (
+        c.legacy_price * (a.spot_inference_by_host - a.short_inference_by_host)
+        + c.price * (a.spot_training_by_host - a.short_training_by_host)
+    )
+    assert net == pytest.approx(expected, abs=1e-6)
+    paid = H * (c.legacy_price * c.spot_inference.sum() + c.price * c.spot_training.sum())
+    assert a.bills(reserved).sum() - reserved.sum() == pytest.approx(paid, abs=1e-6)
 
 
 # --- the ledger -----------------------------------------------------------------------

@@ -208,3 +208,19 @@ def test_lead_time_and_gpu_price_paid_of_2025_lie_within_the_record(record_runs)
     perf = np.array([2 ** (t / (12 * years)) for t in range(13, 25)])  # list price = base / perf
     paid = _median(record_runs, lambda df: (df["gpu_price_usd_per_h100e"].iloc[13:25] * perf).mean())
     assert paid / cfg.gpu_market.price_usd_per_h100e <= 1.25, paid
+
+
+@pytest.mark.parametrize("max_age", [3, 24])
+def test_frontier_training_runs_only_on_recent_clusters_in_the_full_model(max_age):
+    """Training never uses more than the capacity recent enough for it, and GPUs too old to
+    train on never rent above recent ones. With a 3-month limit recent GPUs are scarce, so the
+    market splits into two prices; at the shipped 24 months recent capacity suffices at seed 1
+    and the pools clear as one market (as in every shipped scenario at seeds 1-3)."""
+    m = AIMarketModel("sudden-100x", rng=1, overrides={"compute_market.training_max_age_months": max_age})
+    m.run_model()
+    f = m.model_frame().iloc[1:]
+    assert (f["training_used_h100e"] <= f["trainable_capacity_h100e"] * (1 + 1e-9) + 1e-6).all()
+    spot, legacy = f["spot_price_usd_per_gpu_hour"], f["legacy_spot_price_usd_per_gpu_hour"]
+    assert (legacy <= spot * (1 + 1e-12)).all()
+    split = int((legacy < spot * 0.999).sum())
+    assert split > 12 if max_age == 3 else split == 0

@@ -137,7 +137,7 @@ def estimate(prep: Prepared, kept: list[str], folder: Path, map_: Any, say: Say,
 
     logging.getLogger("ABC").setLevel(logging.WARNING)  # our progress lines instead of pyabc's log
     spec = prep.spec
-    fixed = {n: prep.base_value(n) for n in spec.params if n not in kept}
+    fixed = prep.fixed_sample(kept)
     simulator = Simulator(prep, prep.targets.fitted, fixed)
     prior = pyabc.Distribution(
         **{n: pyabc.RV("uniform", prep.bounds(n)[0], prep.bounds(n)[1] - prep.bounds(n)[0]) for n in kept}
@@ -185,6 +185,12 @@ def _generations(folder: Path) -> int:
     return int(n)
 
 
+def _base_value(prep: Prepared, name: str) -> float | None:
+    """A parameter's base value in its own units (None: an optional number left unset)."""
+    value = prep.base_value(name)
+    return None if value is None else prep.values({name: value})[prep.keys[name].path]
+
+
 def posterior_frames(prep: Prepared, history: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The last generation in config units, its per-parameter summary, and the generation table."""
     df, w = history.get_distribution(m=0, t=history.max_t)
@@ -207,7 +213,7 @@ def posterior_frames(prep: Prepared, history: Any) -> tuple[pd.DataFrame, pd.Dat
                 "prior_min": p.min,
                 "prior_max": p.max,
                 "log_prior": p.log,
-                "base_value": prep.values({n: prep.base_value(n)})[prep.keys[n].path],
+                "base_value": _base_value(prep, n),
             }
         )
     pops = history.get_all_populations()
@@ -243,7 +249,7 @@ def predictive(prep: Prepared, history: Any, kept: list[str], map_: Any) -> pd.D
     rng = np.random.default_rng(np.random.SeedSequence([prep.spec.seed, 2]))
     idx = rng.choice(len(df), size=prep.spec.predictive.draws, p=w / w.sum())
     seeds = rng.integers(0, 2**31 - 1, size=len(idx))
-    fixed = {n: prep.base_value(n) for n in prep.spec.params if n not in kept}
+    fixed = prep.fixed_sample(kept)
     simulator = Simulator(prep, prep.targets.targets, fixed)
     samples = [{n: float(df[n].iloc[i]) for n in kept} for i in idx]
     rows = list(map_(_moments, [(simulator, s, int(k)) for s, k in zip(samples, seeds, strict=True)]))

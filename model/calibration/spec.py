@@ -135,12 +135,26 @@ class Prepared:
         p = self.spec.params[name]
         return (math.log10(p.min), math.log10(p.max)) if p.log else (p.min, p.max)
 
-    def base_value(self, name: str) -> float:
-        """The base config's value of a free parameter, in sample space."""
+    def base_value(self, name: str) -> float | None:
+        """The base config's value of a free parameter, in sample space (None for an optional
+        number the base leaves unset)."""
         from aibubble.experiments.sweeps.design import get_path
 
-        v = float(get_path(self.base, self.keys[name].path))
+        raw = get_path(self.base, self.keys[name].path)
+        if raw is None:
+            return None
+        v = float(raw)
         return math.log10(v) if self.spec.params[name].log else v
+
+    def fixed_sample(self, kept: list[str]) -> dict[str, float]:
+        """The free parameters screening did not keep, at their base values; an optional number
+        the base leaves unset stays unset."""
+        out = {}
+        for name in self.spec.params:
+            value = self.base_value(name)
+            if name not in kept and value is not None:
+                out[name] = value
+        return out
 
 
 def prepare(spec: CalibrationSpec, origin: str) -> Prepared:
