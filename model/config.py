@@ -385,12 +385,13 @@ class LabConfig(Section):
         1.0, "fraction over compute cost", "hypothesis: pricing power of a leader", ge=0, le=20
     )
     pricing_horizon_months: float | None = P(
-        None,
+        12.0,
         "months",
-        "hypothesis: the horizon over which a lab expects users to answer its price; users close "
-        "users.adjustment_per_month (lambda) of their gap each month, so over H months the usage "
-        "elasticity is eps (1 - (1 - lambda)^H) (docs/ODD.md 7.2); null prices on the long-run "
-        "eps; range 1-24; not yet estimated",
+        "hypothesis: the horizon over which a lab expects users to answer its price (a year of "
+        "list prices); users close users.adjustment_per_month (lambda) of their gap each month, "
+        "so over H months the usage elasticity is eps (1 - (1 - lambda)^H) (docs/ODD.md 7.2); "
+        "null prices on the long-run eps; range 1-24; the calibration estimates it when "
+        "screening keeps it",
         gt=0,
         le=240,
     )

@@ -369,13 +369,16 @@ def test_predict_refuses_an_unfinished_calibration(tmp_path) -> None:
     assert done.exit_code == 2 and "the calibration is running" in done.output
 
 
-def test_an_unset_optional_number_screening_drops_stays_unset() -> None:
-    """The shipped spec estimates the labs' pricing horizon, which the base leaves unset (null):
-    when screening drops it, the runs keep it unset instead of failing on float(None)."""
+def test_an_unset_optional_number_screening_drops_stays_unset(tmp_path) -> None:
+    """A spec may estimate an optional number its base leaves unset (null): when screening
+    drops it, the runs keep it unset instead of failing on float(None)."""
     from aibubble.calibration.simulate import Simulator
     from aibubble.calibration.spec import prepare, read_spec
 
-    path = CONFIG_DIR / "calibration" / "record-2025.yaml"
+    spec = yaml.safe_load((CONFIG_DIR / "calibration" / "record-2025.yaml").read_text())
+    spec["fixed"] = {"labs.pricing_horizon_months": None}
+    path = tmp_path / "unset.yaml"
+    path.write_text(yaml.safe_dump(spec))
     prep = prepare(read_spec(path), str(path))
     assert prep.base_value("labs.pricing_horizon_months") is None
     kept = ["users.demand_elasticity"]
