@@ -120,12 +120,6 @@ def _fill(room: np.ndarray, amount: float) -> np.ndarray:
     return np.minimum(np.maximum(amount - before, 0.0), room)
 
 
-def _fill(room: np.ndarray, amount: float) -> np.ndarray:
-    """Take `amount` from offers in the given (merit) order: what each supplies."""
-    before = np.cumsum(room) - room
-    return np.minimum(np.maximum(amount - before, 0.0), room)
-
-
 def _share(wanted: np.ndarray, room: float) -> np.ndarray:
     """Each buyer's pro rata part of `room` (all of what it wanted when room suffices)."""
     total = float(wanted.sum())

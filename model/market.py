@@ -557,7 +557,7 @@ class AIMarketModel(mesa.Model):
                 allocation.used_by_cohort[j],
                 host_revenue[j],
                 core,
-                wanted * installed[j] / total,
+                wanted * (installed[j] / total if total > 0 else 1.0 / len(self.hyperscalers)),
                 self.reference_price,
             )
             self._fleet_flows["failed"] += failed

@@ -39,6 +39,7 @@ FRICTIONLESS = {
     "users.n_segments": 2000,
     "labs.frontier_token_share": 0.0,  # one commodity tier: compute per token 1/efficiency
     "users.saturation_tokens_per_user_day": None,  # no time budget: the elasticity stays eps
+    "users.capability_usefulness_elasticity": 0.0,  # usage answers price only, not training compute
 }
 JUMP = 12
 
@@ -204,6 +205,7 @@ def test_a_time_budget_empties_one_tier_but_not_a_market_with_a_frontier_tier():
         "users.saturation_tokens_per_user_day": 3e6,
         "users.demand_elasticity": 0.8,
         "labs.capability_share": 1.0,
+        "users.capability_usefulness_elasticity": 0.0,  # the tiers alone, without capability's pull on usage
     }
     one, _ = _spending(budget | {"labs.frontier_token_share": 0.0})
     two, model = _spending(budget | {"labs.frontier_token_share": 0.1})

@@ -16,7 +16,7 @@ from aibubble.experiments import counterfactual as cf
 @pytest.fixture(scope="module")
 def pair():
     cfg = load_config("sudden-100x", {"run.steps": 60, "users.n_segments": 500})
-    factual, counter = cf.run_pair(cfg, 10)  # a pair with no bankruptcy, so even the exits stream is shared
+    factual, counter = cf.run_pair(cfg, 1)  # a pair with no bankruptcy, so even the exits stream is shared
     assert factual.bankruptcies == counter.bankruptcies == 0
     return factual, counter
 
@@ -69,7 +69,7 @@ def test_no_discovery_is_refused():
 
 
 def test_the_100x_glut_ends_before_users_or_training_catch_up_with_the_run_without_it():
-    """At the calibrated medians (elasticity 0.72 < 1, capability share 0.85 < 1) neither buyer
+    """At the calibrated medians (elasticity 0.66 < 1, capability share 0.71 < 1) neither buyer
     of compute returns to its path without the discovery: users' inference tends to
     c^(1 - eps) < 1 (ODD 7.6) and training budgets shrink by efficiency^(share - 1). The glut
     ends on growth, and the paired run shows how far each had come at its end."""
@@ -84,7 +84,7 @@ def test_the_100x_glut_ends_before_users_or_training_catch_up_with_the_run_witho
 
 
 def test_cli_counterfactual_writes_the_files(tmp_path):
-    args = ["run", "sudden-100x", "--steps", "60", "--seed", "7", "--set", "n_users=300"]
+    args = ["run", "sudden-100x", "--steps", "60", "--seed", "1", "--set", "n_users=300"]
     result = CliRunner().invoke(main, [*args, "--counterfactual", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (folder,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
@@ -96,7 +96,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     ):
         assert (folder / name).is_file(), name
     data = json.loads((folder / "counterfactual.json").read_text())
-    assert data["seed"] == 7
+    assert data["seed"] == 1
     assert {"capex_total_usd", "write_offs_usd", "months_in_bubble", "final_token_price_usd_per_mtok"} <= set(
         data["measures"]
     )
@@ -104,7 +104,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     factual = pd.read_parquet(folder / "model.parquet")
     jump = data["jump_month"]
     pd.testing.assert_frame_equal(factual.iloc[:jump], counter.iloc[:jump])
-    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 7
+    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 1
     assert "counterfactual" in result.output and "difference" in result.output
     catch_up = data["glut_catch_up"]  # this seed's discovery gluts at the calibrated medians
     assert catch_up is not None and catch_up["ended"]

@@ -161,19 +161,24 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 
 
 def test_the_run_reads_its_own_glut_series_at_its_own_thresholds():
-    """The episode is the glut months that persist, gaps of at most `merge_gap_months` bridged;
-    a glut month after it belongs to a dip too short to count (seed 2: month 56)."""
+    """Each episode is the glut months that persist, gaps of at most `merge_gap_months` bridged;
+    episodes are separated by recoveries longer than a merge gap, and a glut month outside
+    every episode belongs to a dip too short to count (seed 2: two episodes)."""
     model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=2)
     model.run_model()
     df = model.model_frame()
     cfg = model.config.bubble
-    (episode,) = find_episodes(df, cfg)
+    episodes = find_episodes(df, cfg)
+    assert len(episodes) == 2
     glut = df["glut"].to_numpy()
-    assert episode.onset == np.flatnonzero(glut)[0] and glut[episode.end]
-    assert (_run_lengths(~glut[episode.onset : episode.end + 1]) <= cfg.merge_gap_months).all()
-    after = glut[episode.end + 1 :]
-    assert not after[: cfg.merge_gap_months + 1].any()  # a recovery longer than a merge gap
-    assert (_run_lengths(after) < cfg.persistence_months).all()  # then only short dips
+    assert episodes[0].onset == np.flatnonzero(glut)[0]
+    outside = glut.copy()
+    for episode in episodes:
+        assert glut[episode.onset] and glut[episode.end]
+        assert (_run_lengths(~glut[episode.onset : episode.end + 1]) <= cfg.merge_gap_months).all()
+        assert not glut[episode.end + 1 : episode.end + cfg.merge_gap_months + 2].any()
+        outside[episode.onset : episode.end + 1] = False
+    assert (_run_lengths(outside) < cfg.persistence_months).all()  # only short dips
 
 
 def test_an_episode_is_dated_when_it_becomes_a_bubble_and_when_capex_bursts():
@@ -191,14 +196,17 @@ def test_every_episode_tells_its_story_in_the_event_log_of_the_run():
     model.run_model()
     events = model.events_frame()
     assert events["step"].is_monotonic_increasing
-    (episode,) = model.summary()["episodes"]
+    episodes = model.summary()["episodes"]
+    assert len(episodes) == 2  # seed 2: a short glut, then one that lasts to the end of the run
     story = events[events["agent_type"] == "market"]
-    expected = [("glut_onset", episode["onset"])]
-    expected += [("bubble", episode["bubble_month"])] if episode["bubble"] else []
-    expected += [("burst", episode["burst_month"])] if episode["burst"] else []
-    expected += [] if episode["ongoing"] else [("glut_end", episode["end"])]
+    expected = []
+    for episode in episodes:
+        expected += [("glut_onset", episode["onset"])]
+        expected += [("bubble", episode["bubble_month"])] if episode["bubble"] else []
+        expected += [("burst", episode["burst_month"])] if episode["burst"] else []
+        expected += [] if episode["ongoing"] else [("glut_end", episode["end"])]
     assert sorted(zip(story["kind"], story["step"], strict=True)) == sorted(expected)
-    assert model.summary()["events"]["glut_onset"] == 1
+    assert model.summary()["events"]["glut_onset"] == len(episodes)
 
 
 def test_the_baseline_event_log_has_no_glut_story():

@@ -55,13 +55,20 @@ def test_labs_that_spend_every_gain_on_capability_absorb_a_100x_discovery():
     assert sum(bubbles) <= 1, bubbles
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="at the calibrated medians (capability share 0.71 < 1, so background progress cuts "
+    "compute per frontier token; capability elasticity 0.23 pulls usage to its time budget "
+    "sooner) background progress alone gluts the baseline: it bubbles in 19 of seeds 1-20 "
+    "(0.66 over the posterior, docs/calibration; 1 of 20 at capability share 1)",
+)
 def test_the_baseline_brings_no_glut(scenario_runs):
     assert not scenario_runs["baseline"].summary()["glut"]
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at the calibrated medians (elasticity 0.72 < 1, capability share 0.85 < 1) a steady "
+    reason="at the calibrated medians (elasticity 0.66 < 1, capability share 0.71 < 1) a steady "
     "10x/yr efficiency gain cuts the compute that users and training buy faster than usage grows: "
     "gradual-10x gluts and bubbles in 50 of seeds 1-50. Over the posterior P(bubble) is 0.54 "
     "(docs/calibration), 0.01 in the third of the draws with the capability share above ~0.94",
@@ -78,12 +85,6 @@ def test_deepseek_shock_ends_with_more_capacity_than_before_it(scenario_runs):
     assert df["installed_capacity_h100e"].iloc[-1] > before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at the calibrated medians (only forecast optimism and herding manic) the mania "
-    "bubbles in 11 of seeds 1-50 (the baseline in 0), but not at seed 42, where capex peaks at "
-    "$962B in 2029 and falls to $26B by 2033 without a glut: the fleet shrinks with demand",
-)
 def test_demand_mania_brings_a_bubble_without_any_efficiency_shock(scenario_runs):
     model = scenario_runs["demand-mania"]
     assert model.config.discovery.jump_size == 1.0

@@ -126,10 +126,10 @@ def test_the_null_run_settles_into_a_smooth_market(null_runs):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at the calibrated medians the quarterly impairment tests write $0.6-0.7T off the null "
-    "run's fleet after 2025, so ROIC averages -10 to -13 %/yr (median -2 %; seeds 1-3): below "
-    "-r = -12 % in seed 3 and about it in seeds 1 and 2. On the hand-set parameters it is +10 to "
-    "+18 % with $0.35-0.75T impaired",
+    reason="at the calibrated medians the quarterly impairment tests write $0.5-1.0T off the null "
+    "run's fleet after 2025, so ROIC averages -7 to -15 %/yr (median -0.3 to -3 %; seeds 1-3): "
+    "below -r = -12 % in seeds 1 and 3. Background progress alone gluts the baseline at these "
+    "medians (docs/calibration)",
 )
 def test_the_builders_earn_about_their_cost_of_capital_in_the_null_run(null_runs):
     for model in null_runs:
@@ -179,11 +179,11 @@ def test_capex_of_2024_25_lies_within_the_record(record_runs):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at the calibrated medians the rent falls from $3.00 to $1.46 by October 2024 (seeds "
-    "1-3; record $2.99) and is $1.42 in October 2025 (record $1.70, within): month-0 usage of "
-    "2.7e5 tokens per user (median; the posterior's 90 % reaches 8.6e5) leaves 2024's demand low "
-    "against the fleet, and at 5.5e5 the October-2024 rent is $3.86. Over the posterior it is "
-    "within one uncertainty in 22 % of draws (docs/calibration)",
+    reason="at the calibrated medians the rent falls from $3.00 to $1.50-1.62 by October 2024 "
+    "(seeds 1-3; record $2.99) and is $1.47-1.59 in October 2025 (record $1.70, within): month-0 "
+    "usage of 2.8e5 tokens per user (median; the posterior's 90 % reaches 5.6e5) leaves 2024's "
+    "demand low against the fleet. Over the posterior it is within one uncertainty in 21 % of "
+    "draws (docs/calibration)",
 )
 def test_the_rental_price_of_2024_25_lies_within_the_record(record_runs):
     """docs/sources.md#semianalysis-rental, within +-40 % (in sample)."""
@@ -195,7 +195,7 @@ def test_the_rental_price_of_2024_25_lies_within_the_record(record_runs):
 @pytest.mark.xfail(
     strict=True,
     reason="builders want more capacity than the vendor makes, so at the calibrated medians the "
-    "2025 backlog runs to 8.6-9.0 months (seeds 1-3; record 3-6) and the price paid is 1.8x the "
+    "2025 backlog runs to 9.0-10.0 months (seeds 1-3; record 3-6) and the price paid is 1.8x the "
     "all-in list price (the allocation premium): the vendor's side of issue 12",
 )
 def test_lead_time_and_gpu_price_paid_of_2025_lie_within_the_record(record_runs):
@@ -215,7 +215,8 @@ def test_frontier_training_runs_only_on_recent_clusters_in_the_full_model(max_ag
     """Training never uses more than the capacity recent enough for it, and GPUs too old to
     train on never rent above recent ones. With a 3-month limit recent GPUs are scarce, so the
     market splits into two prices; at the shipped 24 months recent capacity suffices at seed 1
-    and the pools clear as one market (as in every shipped scenario at seeds 1-3)."""
+    and the pools clear as one market (as in 17 of the 18 runs of the shipped scenarios at
+    seeds 1-3)."""
     m = AIMarketModel("sudden-100x", rng=1, overrides={"compute_market.training_max_age_months": max_age})
     m.run_model()
     f = m.model_frame().iloc[1:]

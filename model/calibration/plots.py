@@ -53,8 +53,9 @@ def marginals_figure(prep: Prepared, post: pd.DataFrame, summary: pd.DataFrame) 
         ax.hist(vals, bins=bins, weights=w, density=True, color="tab:blue", alpha=0.7, label="posterior")
         ax.axvspan(row.q05, row.q95, color="tab:blue", alpha=0.12, label="90 % interval")
         ax.axvline(row.median, color="tab:blue", label=f"median {row.median:.3g}")
-        if pd.notna(row.base_value):  # an optional number the base leaves unset has none
-            ax.axvline(row.base_value, color="black", ls="--", lw=0.8, label=f"base {row.base_value:.3g}")
+        base = row.base_value
+        if isinstance(base, int | float) and np.isfinite(base):  # an optional number left unset has none
+            ax.axvline(float(base), color="black", ls="--", lw=0.8, label=f"base {float(base):.3g}")
         ax.set(
             title=row.param,
             xlabel=f"{row.unit} (x axis = prior range)",
