@@ -167,15 +167,16 @@ def clear_spot(
     firm_inf = np.zeros_like(inference_need, dtype=float) if firm_inference is None else firm_inference
     firm_tr = np.zeros_like(inference_need, dtype=float) if firm_training is None else firm_training
     inelastic = float(inference_need.sum() + firm_inf.sum())
-    firm = float(firm_inf.sum() + firm_tr.sum())
+    firm_training_total = float(firm_tr.sum())
+    firm = float(firm_inf.sum()) + firm_training_total
     budget = float(training_budget_usd.sum())
     args = (max_price, reference_price, below_elasticity)
-    price = legacy = _equilibrium(asks, np.cumsum(caps), inelastic + float(firm_tr.sum()), budget, *args)
+    price = legacy = _equilibrium(asks, np.cumsum(caps), inelastic + firm_training_total, budget, *args)
     can_train = np.ones(asks.size, dtype=bool) if recent is None else recent[order]
     old = ~can_train
     # two prices only if legacy GPUs alone can serve users: otherwise inference spills over
     if old.any() and caps[old].sum() >= inelastic:
-        alone = _equilibrium(asks[can_train], np.cumsum(caps[can_train]), float(firm_tr.sum()), budget, *args)
+        alone = _equilibrium(asks[can_train], np.cumsum(caps[can_train]), firm_training_total, budget, *args)
         legacy_alone = _equilibrium(asks[old], np.cumsum(caps[old]), inelastic, 0.0, *args)
         if legacy_alone <= alone:
             price, legacy = alone, legacy_alone
@@ -233,6 +234,11 @@ class Offer:
     ask: np.ndarray
     recent: np.ndarray | None = None
 
+    @property
+    def trainable(self) -> float:
+        """H100e recent enough for frontier training."""
+        return float(self.capacity.sum() if self.recent is None else self.capacity[self.recent].sum())
+
 
 @dataclass(frozen=True)
 class Allocation:
@@ -261,14 +267,7 @@ class Allocation:
         """USD each lab owes each host (lab x host): take-or-pay reservations plus spot
         purchases, inference at its price and training at its own, each spread over the hosts
         by what they supplied for that use beyond their contracts."""
-        clearing = self.clearing
-        inference = clearing.spot_inference * clearing.legacy_price * HOURS_PER_MONTH
-        training = clearing.spot_training * clearing.price * HOURS_PER_MONTH
-        return (
-            reserved_bills
-            + _spread(inference, self.spot_inference_by_host)
-            + _spread(training, self.spot_training_by_host)
-        )
+        return reserved_bills + self._at_spot(self.clearing.spot_inference, self.clearing.spot_training)
 
     def wholesale(self) -> np.ndarray:
         """USD each host owes each other host (payer x payee): a host whose contracts were
@@ -276,10 +275,15 @@ class Allocation:
         supplied more than their own contracts used (contracts settle like contracts for
         difference). With the labs' spot bills it pays each supplier the spot price for all it
         supplied beyond its contracts."""
+        return self._at_spot(self.short_inference_by_host, self.short_training_by_host)
+
+    def _at_spot(self, inference: np.ndarray, training: np.ndarray) -> np.ndarray:
+        """USD each payer owes each host (payer x host) for H100e-months bought at this month's
+        prices, inference and training each spread over the hosts that supplied it spot."""
         clearing = self.clearing
-        inference = self.short_inference_by_host * clearing.legacy_price * HOURS_PER_MONTH
-        training = self.short_training_by_host * clearing.price * HOURS_PER_MONTH
-        return _spread(inference, self.spot_inference_by_host) + _spread(training, self.spot_training_by_host)
+        return _spread(
+            inference * clearing.legacy_price * HOURS_PER_MONTH, self.spot_inference_by_host
+        ) + _spread(training * clearing.price * HOURS_PER_MONTH, self.spot_training_by_host)
 
 
 def _spread(bill: np.ndarray, sold_by_host: np.ndarray) -> np.ndarray:

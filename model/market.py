@@ -28,7 +28,7 @@ from aibubble import finance
 from aibubble.agents import AILab, Hyperscaler, ModelArchitect, UserPopulation
 from aibubble.agents.hyperscaler import rivals_growth
 from aibubble.agents.neocloud import Neocloud
-from aibubble.compute_market import Allocation, allocate, training_demand
+from aibubble.compute_market import Allocation, Offer, allocate, training_demand
 from aibubble.config import Config, load_config, with_headline
 from aibubble.contracts import ContractBook, split_reservations
 from aibubble.efficiency import Diffusion
@@ -154,7 +154,7 @@ class AIMarketModel(mesa.Model):
         self.spot_price = cfg.compute_market.initial_price_usd_per_gpu_hour
         self.reference_price = self.spot_price  # smoothed spot, USD per H100e-hour
         self.legacy_price = self.spot_price  # spot price of GPUs too old to train on
-        self.trainable_capacity = 0.0  # H100e recent enough for frontier training (set by _compute)
+        self.trainable_capacity = 0.0  # H100e recent enough for frontier training (set by _offers)
         self.vendor = GpuVendor(cfg.gpu_market, cfg.efficiency, cfg.gpu_market.production_h100e_per_month)
         self.investors = InvestorPool(cfg.investors)
         self.vintages = VintageBook(-FLEET_HISTORY_MONTHS, cfg.run.steps)
@@ -170,6 +170,7 @@ class AIMarketModel(mesa.Model):
         inference = min(float(self._inference_need().sum()), used)
         # effective compute the market trains on per month, smoothed: what users get from AI
         self.capability_flow0 = self.capability_flow = max(used - inference, 1.0)
+        self._offers()  # month 0's trainable capacity
         self._observe(None, used=used, available=installed, inference=inference, training=used - inference)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in SERIES},
@@ -473,11 +474,7 @@ class AIMarketModel(mesa.Model):
 
     def _compute(self, need: np.ndarray, budgets: np.ndarray) -> Allocation:
         """Reserved use first, then the spot market for the rest (one dispatch of the fleet)."""
-        since = self._trainable_since()
-        offers = [hs.offer(since) for hs in self.hyperscalers]
-        self.trainable_capacity = sum(
-            float(o.capacity.sum() if o.recent is None else o.capacity[o.recent].sum()) for o in offers
-        )
+        offers = self._offers()
         return allocate(
             self.contracts,
             self.installed_by_host,
@@ -490,6 +487,13 @@ class AIMarketModel(mesa.Model):
             self.reference_price,
             self.legacy_price,
         )
+
+    def _offers(self) -> list[Offer]:
+        """Every host's offer this month; records the capacity recent enough to train on."""
+        since = self._trainable_since()
+        offers = [hs.offer(since) for hs in self.hyperscalers]
+        self.trainable_capacity = sum(o.trainable for o in offers)
+        return offers
 
     def _trainable_since(self) -> int | None:
         """Cohorts delivered after this step are recent enough for frontier training: within

@@ -232,19 +232,24 @@ def test_spot_bills_are_spread_over_hosts_by_what_they_supplied_beyond_their_con
     assert a.wholesale() == pytest.approx(np.zeros((2, 2)))
 
 
-def test_frontier_training_runs_only_on_recent_gpus_and_legacy_gpus_can_rent_for_less():
-    """Legacy GPUs (200 at $0.5) serve the 150 of inference; training wants 100 H100e-months at
-    $3 and only the 100 recent GPUs can run it, so the market clears at two prices: $3 for
-    recent GPUs, $0.5 for legacy ones."""
-    budget = 100 * 3.0 * H
-    c = clear_spot(
+def _legacy_and_recent(legacy: float, recent: float, budget: float):
+    """One lab needing 150 H100e-months of inference and training on `budget` USD, against
+    legacy GPUs asking $0.5 and recent ones asking $1 (capacities in H100e-months)."""
+    return clear_spot(
         np.array([0.5, 1.0]),
-        np.array([200.0, 100.0]),
+        np.array([legacy, recent]),
         np.array([150.0]),
         np.array([budget]),
         12,
         recent=np.array([False, True]),
     )
+
+
+def test_frontier_training_runs_only_on_recent_gpus_and_legacy_gpus_can_rent_for_less():
+    """Legacy GPUs (200 at $0.5) serve the 150 of inference; training wants 100 H100e-months at
+    $3 and only the 100 recent GPUs can run it, so the market clears at two prices: $3 for
+    recent GPUs, $0.5 for legacy ones."""
+    c = _legacy_and_recent(legacy=200.0, recent=100.0, budget=100 * 3.0 * H)
     assert (c.price, c.legacy_price) == pytest.approx((3.0, 0.5))
     assert c.training == pytest.approx([100.0]) and c.inference == pytest.approx([150.0])
     assert c.dispatched == pytest.approx([150.0, 100.0])
@@ -254,15 +259,7 @@ def test_frontier_training_runs_only_on_recent_gpus_and_legacy_gpus_can_rent_for
 def test_when_legacy_gpus_cannot_serve_users_alone_the_pools_clear_as_one_market():
     """100 legacy GPUs cannot serve 150 of inference: it spills onto recent GPUs and both pools
     clear at the recent ask; training still runs on recent GPUs only."""
-    budget = 50 * 1.0 * H
-    c = clear_spot(
-        np.array([0.5, 1.0]),
-        np.array([100.0, 300.0]),
-        np.array([150.0]),
-        np.array([budget]),
-        12,
-        recent=np.array([False, True]),
-    )
+    c = _legacy_and_recent(legacy=100.0, recent=300.0, budget=50 * 1.0 * H)
     assert c.price == c.legacy_price == pytest.approx(1.0)
     assert c.dispatched == pytest.approx([100.0, 100.0])
     assert c.dispatched_training == pytest.approx([0.0, 50.0])
