@@ -271,7 +271,8 @@ class AILab(mesa.Agent):
         ledger = self.model.ledger
         total = float(bills.sum())
         # cash that paid a bill exactly can end a rounding error below zero: that is no cash
-        paid_share = min(1.0, max(self.cash, 0.0) / total) if total > 0 else 1.0
+        cash = max(self.cash, 0.0)
+        paid_share = 1.0 if total <= cash else cash / total  # no division when cash covers it
         payments = (bills * paid_share).tolist()
         last = -1  # a failing lab pays out exactly the cash it has: what is left goes to its last creditor
         if paid_share < 1.0:

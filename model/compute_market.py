@@ -188,7 +188,8 @@ def clear_spot(
     trainable = np.where(can_train & (asks <= price), caps, 0.0)
     if price == legacy:  # one market: reservations first, spot buyers pro rata, users first
         room = float(caps[asks <= price].sum())
-        firm_inf, firm_tr = _share(firm_inf, room), _share(firm_tr, room)
+        firm_scale = min(1.0, room / firm) if firm > 0 else 1.0  # reservations share the room
+        firm_inf, firm_tr = firm_inf * firm_scale, firm_tr * firm_scale
         got = _share(inference_need + train, room - firm)
         spot_inf = np.minimum(inference_need, got)
         spot_tr = got - spot_inf

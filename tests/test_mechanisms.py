@@ -265,6 +265,25 @@ def test_when_legacy_gpus_cannot_serve_users_alone_the_pools_clear_as_one_market
     assert c.dispatched_training == pytest.approx([0.0, 50.0])
 
 
+def test_reservations_beyond_the_capacity_at_a_posted_price_share_it():
+    """A posted price below clearing leaves 100 H100e-months offered for 150 of reserved
+    inference and 50 of reserved training: together they get the 100, pro rata."""
+    c = clear_spot(
+        np.array([1.0, 5.0]),
+        np.array([100.0, 100.0]),
+        np.array([0.0]),
+        np.array([0.0]),
+        12,
+        previous_price=1.0,
+        adjustment=0.5,
+        firm_inference=np.array([150.0]),
+        firm_training=np.array([50.0]),
+    )
+    assert c.price < 5.0 and c.rationed
+    assert c.inference == pytest.approx([75.0]) and c.training == pytest.approx([25.0])
+    assert c.dispatched == pytest.approx([100.0, 0.0])
+
+
 def random_month(rng: np.random.Generator):
     n_labs, n_hosts = int(rng.integers(1, 5)), int(rng.integers(1, 4))
     fleets = [rng.uniform(0, 100, rng.integers(1, 4)) for _ in range(n_hosts)]
