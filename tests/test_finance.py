@@ -23,11 +23,16 @@ CFG = load_config("baseline")
 
 
 def test_irr_npv_and_payback_of_a_constructed_cohort_match_hand_computed_values():
-    # 100 paid at delivery, then 5 a month for 24 months: two years of 60
-    flows = np.concatenate([[-100.0], np.full(24, 5.0)])
-    # -100 + 60 x + 60 x^2 = 0 with x = 1 / (1 + r)
+    # 100 paid at delivery, then 60 a year later and 60 two years later
+    flows = np.zeros(25)
+    flows[0], flows[12], flows[24] = -100.0, 60.0, 60.0
+    # -100 + 60 x + 60 x^2 = 0 with x = 1 / (1 + r) and r the rate per year
     x = (-60 + math.sqrt(60**2 + 4 * 60 * 100)) / (2 * 60)
     assert finance.irr_per_year(flows) == pytest.approx(1 / x - 1, rel=1e-9)
+    # 100 paid, then 5 a month for 24 months: the NPV at the IRR's monthly rate is zero
+    flows = np.concatenate([[-100.0], np.full(24, 5.0)])
+    monthly = (1 + finance.irr_per_year(flows)) ** (1 / 12) - 1
+    assert float(finance.npf.npv(monthly, flows)) == pytest.approx(0.0, abs=1e-9)
     rate = 0.01
     by_hand = -100 + sum(5 / (1 + rate) ** k for k in range(1, 25))
     assert float(finance.npf.npv(rate, flows)) == pytest.approx(by_hand, rel=1e-12)
