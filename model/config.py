@@ -211,6 +211,16 @@ class HyperscalerConfig(Section):
     planning_horizon_months: int = P(
         6, "months", "hypothesis: capacity is planned this far beyond the lead time", ge=0, le=120
     )
+    inference_want_at_user_cost: bool = P(
+        True,
+        "-",
+        "Jorgenson (1963): capital is wanted up to where its rent equals its user cost, so the "
+        "inference capacity builders plan for is users' need scaled by q^eta, q the spot rent at "
+        "the planned headroom over a new GPU's user cost and eta users' usage elasticity at the "
+        "planning horizon (token prices pass the rent through, design.md#mechanisms), as the "
+        "training part is wanted at the user cost already; false plans for today's need "
+        "whatever the rent, the rule before issue 12's follow-up (docs/ODD.md 7.5)",
+    )
     max_forecast_horizon_months: int = P(
         18, "months", "hypothesis: nobody extrapolates growth further than this", ge=1, le=240
     )

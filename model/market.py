@@ -213,11 +213,14 @@ class AIMarketModel(mesa.Model):
 
     @property
     def pricing_elasticity(self) -> float:
-        """Users' usage elasticity at the labs' pricing horizon H: with partial adjustment
-        lambda, a price change has moved usage by eps (1 - (1 - lambda)^H) of its long-run
-        response after H months (the long-run eps without a horizon)."""
+        """Users' usage elasticity at the labs' pricing horizon (the long-run one without)."""
+        return self.usage_elasticity(self.config.labs.pricing_horizon_months)
+
+    def usage_elasticity(self, horizon: float | None) -> float:
+        """Users' usage elasticity `horizon` months on: with partial adjustment lambda, a price
+        change has moved usage by eps (1 - (1 - lambda)^H) of its long-run response after H
+        months (the long-run eps when `horizon` is None)."""
         users = self.config.users
-        horizon = self.config.labs.pricing_horizon_months
         if horizon is None:
             return users.demand_elasticity
         return users.demand_elasticity * (1.0 - (1.0 - users.adjustment_per_month) ** horizon)
@@ -458,12 +461,18 @@ class AIMarketModel(mesa.Model):
     def _wanted_capacity(self, t: int, need: np.ndarray, budgets: np.ndarray) -> float:
         """H100e the market would rent at the user cost of a new GPU (Jorgenson's desired
         capital): inference at the builders' planned headroom, since users wait for it, plus
-        the training the budgets buy at that rent."""
+        the training the budgets buy at that rent. Token prices pass the rent through, so
+        inference wanted at the user cost is today's need times q^eta: q the spot rent at the
+        headroom over the user cost, eta users' usage elasticity at the planning horizon."""
         cfg = self.config
+        builders = cfg.hyperscalers
         hs = self.hyperscalers[0]  # every builder faces the same vendor price and costs
-        opex = cfg.hyperscalers.opex_usd_per_gpu_hour / self.vendor.hardware_performance(t)
+        opex = builders.opex_usd_per_gpu_hour / self.vendor.hardware_performance(t)
         cost = hs.user_cost(self.vendor.price_usd_per_h100e(t), opex)
-        inference = float((need * self.alive).sum()) / cfg.hyperscalers.target_utilization
+        inference = float((need * self.alive).sum()) / builders.target_utilization
+        if builders.inference_want_at_user_cost and self.reference_price > 0:
+            q = self.reference_price * builders.target_utilization / cost
+            inference *= q ** self.usage_elasticity(builders.planning_horizon_months)
         training = training_demand(
             float(budgets.sum()),
             cost,
