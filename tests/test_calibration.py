@@ -291,6 +291,7 @@ def test_the_shipped_spec_validates_against_the_config() -> None:
         "labs.capability_share",
         "users.saturation_tokens_per_user_day",
         "users.capability_usefulness_elasticity",
+        "users.capability_lag_months",
     }
 
 
