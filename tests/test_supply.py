@@ -225,3 +225,38 @@ def test_frontier_training_runs_only_on_recent_clusters_in_the_full_model(max_ag
     assert (legacy <= spot * (1 + 1e-12)).all()
     split = int((legacy < spot * 0.999).sum())
     assert split > 12 if max_age == 3 else split == 0
+
+
+def test_builders_want_inference_capacity_where_its_rent_meets_the_user_cost():
+    """Jorgenson's desired capital in the full model: the inference capacity builders plan for
+    is today's need at the headroom times q^eta, q the smoothed spot rent at the headroom over
+    a new GPU's user cost and eta users' usage elasticity at the planning horizon. In 2024 rents
+    sit below the user cost (q < 1), so builders want, and order, less than today's need."""
+    key = "hyperscalers.inference_want_at_user_cost"
+    runs = {
+        rule: AIMarketModel("baseline", rng=1, n_users=2000, steps=12, overrides={key: rule})
+        for rule in (True, False)
+    }
+    for model in runs.values():
+        for _ in range(6):
+            model.step()
+    m = runs[True]
+    cfg, t = m.config, m.steps
+    need, no_training = np.full(len(m.labs), 1e5), np.zeros(len(m.labs))
+    wanted = m._wanted_capacity(t, need, no_training)
+    builders = cfg.hyperscalers
+    opex = builders.opex_usd_per_gpu_hour / m.vendor.hardware_performance(t)
+    q = (
+        m.reference_price
+        * builders.target_utilization
+        / m.hyperscalers[0].user_cost(m.vendor.price_usd_per_h100e(t), opex)
+    )
+    users = cfg.users
+    eta = users.demand_elasticity * (1 - (1 - users.adjustment_per_month) ** builders.planning_horizon_months)
+    today = need.sum() / builders.target_utilization
+    assert wanted == pytest.approx(today * q**eta, rel=1e-12)
+    assert q < 0.9 and 0 < eta < users.demand_elasticity
+    for model in runs.values():
+        model.run_model()
+    orders = {rule: model.model_frame()["gpu_orders_h100e"].iloc[1:13].sum() for rule, model in runs.items()}
+    assert orders[True] < orders[False]
