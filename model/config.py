@@ -38,6 +38,8 @@ CONFIG_DIR = Path(os.environ.get("AIBUBBLE_CONFIG_DIR") or str(resources.files("
 # physical guard (hypothesis): AI spending above a tenth of world GDP would be about twice what
 # the world spends on all IT today (~5 % of GDP); no scenario should need it
 MAX_AI_SPENDING_SHARE_OF_GDP = 0.1
+# GW: a tenth of world electricity, ~30,000 TWh in 2024 (~3,400 GW on average; IEA, sources.md#iea-energy-ai)
+MAX_FLEET_POWER_GW = 340.0
 
 
 class ConfigError(UserMistake):
@@ -205,6 +207,15 @@ class HyperscalerConfig(Section):
         "[est] from Meta's Llama-3 training report (sources.md#llama-3)",
         ge=0,
         le=1,
+    )
+    power_kw_per_gpu: float = P(
+        1.2,
+        "kW per physical GPU",
+        "hypothesis: ~0.7 kW of H100 board power plus host, network and cooling, the ~1.2 kW "
+        "all-in behind opex_usd_per_gpu_hour; constant per physical GPU as opex is (a later GPU "
+        "is more H100e in the same power); only the series fleet_power_gw reads it",
+        gt=0,
+        le=10,
     )
     target_utilization: float = P(0.85, "fraction", "hypothesis: planned headroom", gt=0.1, le=1)
     forecast_window_months: int = P(12, "months", "hypothesis: trailing window for growth", ge=2, le=60)

@@ -34,7 +34,7 @@ from aibubble.contracts import ContractBook, split_reservations
 from aibubble.efficiency import Diffusion
 from aibubble.episodes import episode_events, find_episodes
 from aibubble.events import EventLog
-from aibubble.gpu_market import GpuVendor
+from aibubble.gpu_market import GpuVendor, hardware_performance
 from aibubble.investors import InvestorPool
 from aibubble.ledger import Ledger
 from aibubble.measures import DAYS_PER_MONTH, SERIES
@@ -591,6 +591,13 @@ class AIMarketModel(mesa.Model):
             hs.close_month()
 
     # ------------------------------------------------------------------ observation
+    def _fleet_power_gw(self) -> float:
+        """GW the fleet in service draws at full use: its physical GPUs (H100e over each
+        cohort's price-performance) at `power_kw_per_gpu` each, a physical guard."""
+        years = self.config.efficiency.hardware_doubling_years
+        gpus = sum(float((hs.h100e / hardware_performance(hs.born, years)).sum()) for hs in self.hyperscalers)
+        return gpus * self.config.hyperscalers.power_kw_per_gpu / 1e6
+
     def _observe(self, clearing, used: float, available: float, inference: float, training: float) -> None:
         """Model-level measures (`model.measures.SERIES`) and the glut indicators.
 
@@ -640,6 +647,7 @@ class AIMarketModel(mesa.Model):
             "tokens_per_user_day": demanded / adopted / DAYS_PER_MONTH if adopted > 0 else 0.0,
             "ai_spending_usd": spending,
             "ai_spending_share_of_gdp": 12 * spending / users.world_gdp_usd_per_year,
+            "fleet_power_gw": self._fleet_power_gw(),
             "lab_funding_requested_usd": self.investors.requested,
             "lab_funding_usd": self.ledger.flow("funding"),
             "investor_inflow_usd": self.investors.inflow,

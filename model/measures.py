@@ -67,6 +67,7 @@ SERIES: dict[str, Measure] = _table(
     ("tokens_per_user_day", "tokens per adopted user per day", "tokens demanded per adopted user"),
     ("ai_spending_usd", "USD per month", "users' AI spending"),
     ("ai_spending_share_of_gdp", "fraction of 2024 world GDP", "users' AI spending, annualised"),
+    ("fleet_power_gw", "GW", "power the installed fleet draws at full use"),
     ("lab_funding_requested_usd", "USD per month", "lab funding requested"),
     ("lab_funding_usd", "USD per month", "lab funding raised"),
     ("investor_inflow_usd", "USD per month", "new investor capital for labs"),

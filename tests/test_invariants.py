@@ -19,7 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aibubble import AIMarketModel
-from aibubble.config import MAX_AI_SPENDING_SHARE_OF_GDP, Config, describe, load_config, scenario_names
+from aibubble.config import (
+    MAX_AI_SPENDING_SHARE_OF_GDP,
+    MAX_FLEET_POWER_GW,
+    Config,
+    describe,
+    load_config,
+    scenario_names,
+)
 from aibubble.measures import DAYS_PER_MONTH
 
 NON_NEGATIVE = [
@@ -247,6 +254,15 @@ def _shipped() -> dict[str, pd.DataFrame]:
 def test_ai_spending_stays_within_a_tenth_of_world_gdp_in_every_shipped_scenario():
     for name, frame in _shipped().items():
         assert frame["ai_spending_share_of_gdp"].max() <= MAX_AI_SPENDING_SHARE_OF_GDP, name
+
+
+def test_the_fleet_draws_less_than_a_tenth_of_world_electricity_in_every_shipped_scenario():
+    """The power guard (sources.md#iea-energy-ai): ~340 GW. The 2024 fleet draws ~2 GW at
+    full use, so the bound is a physical limit, not a forecast."""
+    for name, frame in _shipped().items():
+        power = frame["fleet_power_gw"]
+        assert 1.0 < power.iloc[0] < 5.0, name
+        assert power.max() <= MAX_FLEET_POWER_GW, name
 
 
 def test_tokens_per_adopted_user_stay_physical_in_every_shipped_scenario():
