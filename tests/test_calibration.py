@@ -385,7 +385,8 @@ def test_an_unset_optional_number_screening_drops_stays_unset(tmp_path) -> None:
     kept = ["users.demand_elasticity"]
     fixed = prep.fixed_sample(kept)
     assert "labs.pricing_horizon_months" not in fixed
-    assert fixed["users.adjustment_per_month"] == pytest.approx(math.log10(0.1))  # log prior: sample space
+    lam = load_config("baseline").users.adjustment_per_month
+    assert fixed["users.adjustment_per_month"] == pytest.approx(math.log10(lam))  # log prior: sample space
     moments = Simulator(prep, prep.targets.fitted[:1], fixed).moments(
         {"users.demand_elasticity": 0.8}, seed=1
     )
