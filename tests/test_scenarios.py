@@ -90,10 +90,10 @@ def test_the_baseline_brings_no_glut():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at the calibrated medians (elasticity 0.66 < 1, capability share 0.71 < 1) a steady "
+    reason="at the calibrated medians (elasticity 0.69 < 1, capability share 0.82 < 1) a steady "
     "10x/yr efficiency gain cuts the compute that users and training buy faster than usage grows: "
-    "gradual-10x gluts and bubbles in 50 of seeds 1-50. Over the posterior P(bubble) is 0.54 "
-    "(docs/calibration), 0.01 in the third of the draws with the capability share above ~0.94",
+    "gradual-10x gluts and bubbles in 50 of seeds 1-50. Over the posterior P(bubble) is 0.67 "
+    "(docs/calibration), 0.26 in the third of the draws with the capability share above ~0.9",
 )
 def test_gradual_progress_brings_no_glut(scenario_runs):
     assert not scenario_runs["gradual-10x"].summary()["glut"]
