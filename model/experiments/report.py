@@ -530,6 +530,7 @@ def stylised_facts(res: Results) -> list[Check]:
     reabsorb = [s["reabsorption_months"] if s["glut"] else float("nan") for s in res.summaries["sudden-100x"]]
     reabsorb = [float("nan") if v is None else v for v in reabsorb]
     fact = "4. Fibre glut after an open 100x discovery (sudden-100x)"
+    absorbed = _absorbed_reason(glut, j)
     checks += [
         _check(
             f"{fact}: utilization collapses",
@@ -538,6 +539,7 @@ def stylised_facts(res: Results) -> list[Check]:
             util,
             lambda v: v <= 0.5,
             _pct,
+            absorbed,
         ),
         _check(
             f"{fact}: price collapses",
@@ -555,6 +557,7 @@ def stylised_facts(res: Results) -> list[Check]:
             capex,
             lambda v: v >= 0.3,
             _pct,
+            absorbed,
         ),
         _check(
             f"{fact}: slow reabsorption",
@@ -633,6 +636,31 @@ def _median_reabsorption(summaries: list[dict[str, Any]]) -> float | None:
     ]
     median = float(np.median(months)) if months else math.inf
     return None if math.isinf(median) else median
+
+
+def _absorbed_reason(frames: list[pd.DataFrame], jump: int) -> str:
+    """Why a 100x discovery may not empty the fleet at once, from the runs: how far users'
+    inference has grown a year on, and how soon after its trough utilization is back at the
+    builders' target."""
+    target = load_config("sudden-100x").hyperscalers.target_utilization
+    growth, back = [], []
+    for f in frames:
+        inference = _col(f, "inference_used_h100e")
+        growth.append(inference[min(jump + 12, len(inference) - 1)] / inference[jump - 1])
+        utilization = _col(f, "utilization")
+        trough = jump + int(np.argmin(utilization[jump : jump + 25]))
+        recovered = np.flatnonzero(utilization[trough:] >= target)
+        back.append(float(recovered[0]) if recovered.size else np.nan)
+    months = float(np.nanmedian(back)) if not np.isnan(back).all() else None
+    when = "not within the run"
+    if months is not None:
+        when = f"{months:.0f} month{'' if round(months) == 1 else 's'} after its trough"
+    return (
+        f"users absorb the discovery: a year on, their inference uses {_x(float(np.median(growth)))} "
+        f"the compute it used before it, and utilization is back at the builders' target {when} "
+        "(medians). Rents recover with it, so builders keep ordering; the gluts come years later, "
+        "from the build-out (what labs spend an efficiency gain on decides which: docs/calibration)"
+    )
 
 
 def _slow_glut_reason(res: Results) -> str:
@@ -1482,15 +1510,16 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
 
 def _explain_calibration(calib: list[Check]) -> None:
     notes = {  # the more specific keys first: a check takes the first key it starts with
-        "capex / AI revenue": "users' simulated AI spending in 2025 (~$110-125B at the default "
-        "population) is two to four times the $30-60B the labs' revenues add up to (users' demand "
-        "is the subject of the open demand issue), so the same capex is a smaller multiple of it",
+        "capex / AI revenue": "users' simulated AI spending in 2025 is above the $30-60B the labs' "
+        "revenues add up to (users' demand is the subject of the open demand issue), so the same "
+        "capex is a smaller multiple of it",
         "capex / operating cash flow": "the builders' operating cash flow is the Big-4's (config, "
         "+10 %/yr) plus the fleet's rent less its operating cost, which the Big-4 figure partly "
         "includes already, so the simulated ratio is a lower bound",
-        "H100 rental": "the simulated spot price clears each month; through 2025 the builders want "
-        "more capacity than the GPU vendor makes (order backlogs of 10-15 months), so rents fall "
-        "less than the index, which is mostly term quotes per chip (the model's price is per H100e)",
+        "H100 rental": "the simulated spot price clears each month at the margin of a fleet built "
+        "for 2024's extrapolated growth, so it falls faster in 2024 than the index, which is mostly "
+        "term quotes per chip (the model's price is per H100e); month-0 usage (estimated) sets how "
+        "much of that fleet 2024's users fill",
         "capex": "simulated capex follows orders for the capacity the market would rent at a new GPU's "
         "user cost, extrapolated over the lead time and limited by the vendor's output",
         "installed compute": "installed capacity follows the same build-out",
