@@ -595,7 +595,9 @@ class AIMarketModel(mesa.Model):
         """GW the fleet in service draws at full use: its physical GPUs (H100e over each
         cohort's price-performance) at `power_kw_per_gpu` each, a physical guard."""
         years = self.config.efficiency.hardware_doubling_years
-        gpus = sum(float((hs.h100e / hardware_performance(hs.born, years)).sum()) for hs in self.hyperscalers)
+        born = np.concatenate([hs.born for hs in self.hyperscalers])
+        h100e = np.concatenate([hs.h100e for hs in self.hyperscalers])
+        gpus = float(h100e @ (1.0 / hardware_performance(born, years)))
         return gpus * self.config.hyperscalers.power_kw_per_gpu / 1e6
 
     def _observe(self, clearing, used: float, available: float, inference: float, training: float) -> None:
