@@ -358,6 +358,11 @@ def test_predict_gives_probabilities_with_intervals_on_common_draws_and_seeds(sy
     assert tab.loc[tab["shock"] == "none", "bubble_effect"].iloc[0] == 0.0
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and pd.read_csv(out / "predict.csv").equals(tab)  # same seed, same answer
+    # a folder that lost a file its README needs is refused before any run, in one line
+    (out / "predictive.csv").unlink()
+    bare = CliRunner().invoke(main, args)
+    assert bare.exit_code == 2
+    assert bare.output.strip() == f"error: {out}: no predictive.csv; the calibration folder is incomplete"
 
 
 def test_predict_refuses_an_unfinished_calibration(tmp_path) -> None:
@@ -368,6 +373,13 @@ def test_predict_refuses_an_unfinished_calibration(tmp_path) -> None:
     (tmp_path / "manifest.json").write_text('{"status": "running"}')
     done = CliRunner().invoke(main, ["predict", str(tmp_path)])
     assert done.exit_code == 2 and "the calibration is running" in done.output
+    (tmp_path / "manifest.json").write_text('{"status": "complete"}')  # but its posterior is gone
+    gone = CliRunner().invoke(main, ["predict", str(tmp_path)])
+    assert (
+        gone.exit_code == 2
+        and gone.output.strip()
+        == f"error: {tmp_path}: no posterior.parquet; the calibration folder is incomplete"
+    )
 
 
 def test_an_unset_optional_number_screening_drops_stays_unset(tmp_path) -> None:

@@ -143,6 +143,16 @@ def predict(
         )
     if scheduler and backend != "dask":
         raise UserError("--scheduler needs --backend dask")
+    # the runs need the posterior and base config, the README the rest: checked before any run
+    for needed in (
+        "posterior.parquet",
+        "base_config.yaml",
+        "posterior.csv",
+        "generations.csv",
+        "predictive.csv",
+    ):
+        if not (folder / needed).is_file():
+            raise UserError(f"{folder}: no {needed}; the calibration folder is incomplete")
     n = len(pr.shocks(year)) * n_draws * n_seeds
     click.echo(f"{n} runs: {len(pr.shocks(year))} shocks x {n_draws} posterior draws x {n_seeds} seeds")
     with ordered_map(backend, workers or default_workers(), scheduler) as (map_, description):
