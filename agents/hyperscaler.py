@@ -327,6 +327,10 @@ class Hyperscaler(mesa.Agent):
         rate = cfg.discount_rate_per_year + 12 / cfg.book_life_months + cfg.failure_rate_per_year
         return price_usd_per_h100e * rate / (12 * HOURS_PER_MONTH) + opex_usd_per_gpu_hour
 
+    def tobin_q(self, rent: float, user_cost: float) -> float:
+        """Rent per used H100e-hour at the planned headroom over a new GPU's user cost."""
+        return rent * self.cfg.target_utilization / user_cost
+
     def plan_orders(
         self,
         step: int,
@@ -342,7 +346,7 @@ class Hyperscaler(mesa.Agent):
         ledger, events = self.model.ledger, self.model.events
         pipeline, pipeline_value = vendor.pending(self.unique_id)
         price = vendor.price_usd_per_h100e(step)
-        self.q = self.realised_price * cfg.target_utilization / self.user_cost(price, opex_usd_per_gpu_hour)
+        self.q = self.tobin_q(self.realised_price, self.user_cost(price, opex_usd_per_gpu_hour))
         gap = self.capacity_gap(lead_time, pipeline, max(rivals_growth, 1e-6)) / cfg.order_adjustment_months
         self.orders = self.cancellations = 0.0
         if gap > 0:

@@ -17,7 +17,7 @@ Everything here is read off a finished (or running) simulation; nothing feeds ba
   (`aibubble.vintages`), with the profit a book life longer than the economic life overstates.
 
 NPV and annuities come from numpy-financial. IRRs are found on the monthly flows (a bracketed
-root of their NPV, SciPy's brentq) and compounded to a year, so that an IRR beats the cost of
+root of numpy-financial's NPV, SciPy's brentq) and compounded to a year, so that an IRR beats the cost of
 capital exactly when the NPV at it is positive (yearly sums, the earlier convention, delayed
 each month's flow by up to a year and put a vintage at 11 % IRR with a positive NPV at 12 %).
 """
@@ -146,10 +146,9 @@ def irr_per_year(monthly_flows: np.ndarray) -> float:
     flows = np.asarray(monthly_flows, dtype=float)
     if not (flows < 0).any() or not (flows > 0).any():
         return math.nan
-    k = np.arange(flows.size)
 
     def npv(rate: float) -> float:
-        return float(flows @ np.exp(-k * math.log1p(rate)))
+        return float(npf.npv(rate, flows))
 
     low, high = -0.99, 10.0
     if npv(low) * npv(high) > 0:

@@ -471,7 +471,7 @@ class AIMarketModel(mesa.Model):
         cost = hs.user_cost(self.vendor.price_usd_per_h100e(t), opex)
         inference = float((need * self.alive).sum()) / builders.target_utilization
         if builders.inference_want_at_user_cost and self.reference_price > 0:
-            q = self.reference_price * builders.target_utilization / cost
+            q = hs.tobin_q(self.reference_price, cost)
             inference *= q ** self.usage_elasticity(builders.planning_horizon_months)
         training = training_demand(
             float(budgets.sum()),
