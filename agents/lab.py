@@ -170,13 +170,22 @@ class AILab(mesa.Agent):
         return self.cfg.reserved_share * inference_need
 
     # --- money ----------------------------------------------------------------------
-    def open_books(self, revenue: float, growth_per_year: float, tokens_demanded: float) -> None:
+    def open_books(
+        self, revenue: float, growth_per_year: float, tokens_demanded: float, compute_price: float
+    ) -> None:
         """Month 0: revenue at the users' demand, with a history that grew at `growth_per_year`
-        (so investors see the growth the market had when the run starts)."""
+        (so investors see the growth the market had when the run starts), and smoothed gross
+        profit and costs at month 0's levels (inference at `compute_price` USD per H100e-hour
+        plus the training budget), as if the lab had been running: smoothing from zero would
+        show every lab the same cost surge in its first months and send them to investors
+        together."""
         window = self.cfg.funding_growth_window_months
         self.revenue = self.revenue_ema = revenue
         self.revenue_history = [revenue * growth_per_year ** ((k - window) / 12) for k in range(window + 1)]
         self.tokens_demanded = tokens_demanded
+        inference_cost = tokens_demanded / self.tokens_per_h100e_month * compute_price * HOURS_PER_MONTH
+        self.gross_ema = revenue - inference_cost
+        self.cost_ema = inference_cost + self.training_budget
 
     def observe_demand(self, tokens_demanded: float) -> None:
         """Tokens per month its users want from it this month."""

@@ -104,6 +104,16 @@ def _funding_calendar(
     return cadence, last_round
 
 
+def _cash_by_cycle(shares: np.ndarray, cadence: np.ndarray, last_round: np.ndarray) -> np.ndarray:
+    """Each lab's fraction of the labs' month-0 cash: its size times the part of its funding
+    cycle still ahead of it (a lab that raised last month holds most of its round, one about
+    to raise little of it), so labs do not start with the same months of cash and run short
+    together. Sums to 1."""
+    ahead = (cadence + last_round + 1) / cadence  # last_round is -1 .. -cadence: 1 .. 1/cadence
+    weight = shares * ahead
+    return weight / weight.sum()
+
+
 def _shares(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
     """Unequal market shares (lognormal sizes), largest first."""
     s = np.sort(rng.lognormal(0.0, sigma, n))[::-1]
@@ -207,8 +217,9 @@ class AIMarketModel(mesa.Model):
             )
             for i, s in enumerate(self.lab_shares0)
         ]
-        for lab, s in zip(self.labs, self.lab_shares0, strict=True):
-            self.ledger.transfer("investors", lab, cfg.initial_cash_usd * s, "initial_funding")
+        cash = _cash_by_cycle(self.lab_shares0, cadence, last_round) * cfg.initial_cash_usd
+        for lab, c in zip(self.labs, cash, strict=True):
+            self.ledger.transfer("investors", lab, float(c), "initial_funding")
             lab.set_price(self.mean_choice_sensitivity, self.pricing_elasticity, self.reference_price)
 
     @property
@@ -239,7 +250,8 @@ class AIMarketModel(mesa.Model):
         tokens = self.users.desired_tokens_by_lab(len(self.labs))
         growth = cfg.hyperscalers.initial_growth_per_year
         for lab in self.labs:
-            lab.open_books(float(tokens[lab.index] * lab.price), growth, float(tokens[lab.index]))
+            demanded = float(tokens[lab.index])
+            lab.open_books(demanded * lab.price, growth, demanded, self.spot_price)
 
     def _expected_price_decline(self) -> float:
         """Log decline of token prices per month that users have come to expect.

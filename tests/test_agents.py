@@ -730,20 +730,34 @@ def test_a_lab_reserves_a_share_of_its_inference_need():
 def test_training_budget_is_gross_profit_plus_cash_over_the_runway_stretched_when_unfundable():
     world = World()
     ai = lab(world, cash=2.4e6, training_runway_months=24, conserve_factor=3.0)
+    ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)  # fundable
     ai.gross_ema = 5e4
-    ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0)  # fundable
     assert ai.training_budget == pytest.approx(5e4 + 2.4e6 / 24)
-    ai.open_books(1e5, growth_per_year=1.0, tokens_demanded=0.0)  # revenue flat: conserve cash
+    ai.open_books(1e5, growth_per_year=1.0, tokens_demanded=0.0, compute_price=2.0)  # revenue flat
+    ai.gross_ema = 5e4
     assert ai.training_budget == pytest.approx(5e4 + 2.4e6 / 72)
     ai.gross_ema = -1e9  # a gross loss does not make the budget negative
     assert ai.training_budget == pytest.approx(2.4e6 / 72)
+
+
+def test_a_lab_opens_its_books_at_month_0_costs_not_at_zero():
+    """Smoothed gross profit and costs start where month 0 puts them (inference at the month-0
+    price plus the training budget), so no lab sees a cost surge just from smoothing."""
+    world = World()
+    ai = lab(world, cash=2.4e6, training_runway_months=24)
+    tokens = 1e7  # 5 H100e-months at 2e6 tokens each: $7,300 of inference
+    ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=tokens, compute_price=2.0)
+    inference_cost = tokens / ai.tokens_per_h100e_month * 2.0 * H
+    assert ai.gross_ema == pytest.approx(1e5 - inference_cost)
+    assert ai.cost_ema == pytest.approx(inference_cost + ai.training_budget)
+    assert ai.training_budget == pytest.approx(max(1e5 - inference_cost, 0.0) + 2.4e6 / 24)
 
 
 def test_revenue_growth_is_annualised_over_the_funding_window():
     world = World()
     ai = lab(world, funding_growth_window_months=12, revenue_smoothing_months=6)
     assert ai.revenue_growth() == 1.0  # no history yet
-    ai.open_books(1000.0, growth_per_year=2.0, tokens_demanded=0.0)
+    ai.open_books(1000.0, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
     assert len(ai.revenue_history) == 13 and ai.revenue_growth() == pytest.approx(2.0)
     ai.record_revenue(1000.0 * 2 ** (1 / 12))  # one more month on the same trend
     assert len(ai.revenue_history) == 13 and ai.revenue_growth() == pytest.approx(2.0)
@@ -763,7 +777,7 @@ def fundable(world: World, cash: float = 1000.0, growth: float = 2.0) -> AILab:
     """Revenue grown `growth` x over the year to $1000/month, and one more month on the trend;
     spending $500/month, so 12 months of runway is $6000."""
     ai = lab(world, cash=cash, revenue_smoothing_months=6, **FUNDING)
-    ai.open_books(1000.0, growth_per_year=growth, tokens_demanded=0.0)
+    ai.open_books(1000.0, growth_per_year=growth, tokens_demanded=0.0, compute_price=2.0)
     ai.record_revenue(1000.0 * growth ** (1 / 12))
     ai.cost_ema = 500.0
     return ai
@@ -793,7 +807,7 @@ def test_no_round_within_the_funding_interval_but_one_again_when_it_has_passed()
 def test_a_lab_keeps_its_own_cadence_of_rounds():
     world = World()
     ai = AILab(world, LabConfig(**FUNDING), 0, 0.0, 1.0, 2.0, 0.0, funding_interval=7, last_round=-3)
-    ai.open_books(1000.0, growth_per_year=2.0, tokens_demanded=0.0)
+    ai.open_books(1000.0, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
     ai.cost_ema = 500.0
     assert ai.funding_request(3) == 0.0 and ai.funding_request(4) > 0  # due 7 months after -3
     ai.raise_funding(4, 1.0, 1.0)

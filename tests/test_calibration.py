@@ -79,13 +79,14 @@ def test_shipped_targets_keep_2026_out_of_sample_and_every_moment_is_a_number() 
 def _synthetic(folder: Path, generations: int = 3, population: int = 30) -> Path:
     """A spec and targets made by the model itself at TRUTH (mean of three seeds)."""
     folder.mkdir(parents=True, exist_ok=True)
-    values = {"capex_2024": [], "rent_oct_2024": []}
+    values = {"capex_2024": [], "rent_oct_2024": [], "lead_time_2024": []}
     for seed in (101, 102, 103):
         model = AIMarketModel(config=load_config("baseline", {"run.steps": 12, **TRUTH}), rng=seed)
         model.run_model()
         f = model.model_frame()
         values["capex_2024"].append(float(f["capex_usd"].sum()))
         values["rent_oct_2024"].append(float(f["spot_price_usd_per_gpu_hour"].iloc[9]))
+        values["lead_time_2024"].append(float(f["gpu_lead_time_months"].iloc[0:12].mean()))
     targets = {
         "name": "synthetic",
         "targets": [

@@ -66,6 +66,7 @@ MOMENTS: dict[str, tuple[int, tuple[str, ...], Callable[[Frames], float]]] = {
     "rent_oct_2024": (10, ("baseline",), lambda f: _at(f["baseline"], "spot_price_usd_per_gpu_hour", 9)),
     "rent_oct_2025": (22, ("baseline",), lambda f: _at(f["baseline"], "spot_price_usd_per_gpu_hour", 21)),
     "rent_mar_2026": (27, ("baseline",), lambda f: _at(f["baseline"], "spot_price_usd_per_gpu_hour", 26)),
+    "lead_time_2024": (12, ("baseline",), lambda f: _year_mean(f["baseline"], "gpu_lead_time_months", 2024)),
     "lead_time_2025": (24, ("baseline",), lambda f: _year_mean(f["baseline"], "gpu_lead_time_months", 2025)),
     "gpu_price_2025_vs_jan_2024": (
         24,
