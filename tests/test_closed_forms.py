@@ -200,7 +200,10 @@ def _spending(overrides: dict) -> tuple[pd.DataFrame, AIMarketModel]:
 def test_a_time_budget_empties_one_tier_but_not_a_market_with_a_frontier_tier():
     """With one (commodity) tier, once usage meets the time budget every efficiency gain cuts
     compute and spending; with a tenth of tokens at the frontier, where efficiency is spent on
-    capability, compute per token stops falling and the market keeps its size."""
+    capability, compute per token stops falling and the market keeps its size. Measured on
+    compute demand, not utilization: with the frontier tier the builders still overshoot late
+    in the run (utilization 0.34 at its 2033 low, seed 1, recovering), which is the supply
+    side's doing, not the tiers'."""
     budget = {
         "users.saturation_tokens_per_user_day": 3e6,
         "users.demand_elasticity": 0.8,
@@ -210,10 +213,12 @@ def test_a_time_budget_empties_one_tier_but_not_a_market_with_a_frontier_tier():
     one, _ = _spending(budget | {"labs.frontier_token_share": 0.0})
     two, model = _spending(budget | {"labs.frontier_token_share": 0.1})
     late, peak = one["year"] >= 2033, one["year"] <= 2030
+    demand = "compute_demand_h100e"
     assert one.loc[late, "ai_spending_usd"].mean() < 0.1 * one.loc[peak, "ai_spending_usd"].max()
+    assert one.loc[late, demand].mean() < 0.1 * one.loc[peak, demand].max()
     assert one.loc[late, "utilization"].max() < 0.5
     assert two.loc[late, "ai_spending_usd"].mean() > 0.3 * two.loc[peak, "ai_spending_usd"].max()
-    assert two.loc[late, "utilization"].min() > 0.6
+    assert two.loc[late, demand].mean() > 0.5 * two.loc[peak, demand].max()
     # usage stays within the time budget (the mean budget of the adopted segments)
     users = model.users
     bound = np.exp(-users.neg_log_saturation[users.adopted]).mean() / DAYS_PER_MONTH

@@ -72,22 +72,25 @@ def test_the_100x_glut_ends_before_users_or_training_catch_up_with_the_run_witho
     """With elasticity < 1 and capability share < 1 neither buyer of compute returns to its path
     without the discovery: users' inference tends to c^(1 - eps) < 1 (ODD 7.6) and training
     budgets shrink by efficiency^(share - 1). The glut ends on growth, and the paired run shows
-    how far each had come at its end. At the calibrated medians (share 0.82) users absorb the
-    100x before a glut forms; at 0.6, in the posterior's lower third, it gluts and ends within
-    the run in seeds 1-3."""
+    how far each had come at its end. At a capability share of 0.6, in the posterior's lower
+    third, the 100x gluts in seeds 1-3: in seed 3 the glut ends (month 52, users' inference at
+    0.48 of its path without the discovery); in seeds 1 and 2 it lasts to the end of the run,
+    and the paired run reports how far each buyer had come by then (inference 0.16-0.17)."""
     overrides = {"users.n_segments": 500, "labs.capability_share": 0.6}
     cfg = load_config("sudden-100x", overrides)
     assert cfg.users.demand_elasticity < 1
-    factual, counter = cf.run_pair(cfg, 1)
-    catch_up = cf.glut_catch_up(factual.model_frame(), factual.summary(), counter.model_frame())
-    assert catch_up is not None and catch_up["ended"]
-    assert 0 < catch_up["inference_with_over_without"] < 1
-    assert 0 < catch_up["training_with_over_without"] < 1
-    assert catch_up["refilled_by"] in {"users", "training", "fleet"}
+    for seed, ends in ((3, True), (1, False)):
+        factual, counter = cf.run_pair(cfg, seed)
+        catch_up = cf.glut_catch_up(factual.model_frame(), factual.summary(), counter.model_frame())
+        assert catch_up is not None and catch_up["ended"] is ends
+        assert ends or catch_up["month"] == cfg.run.steps
+        assert 0 < catch_up["inference_with_over_without"] < 1
+        assert 0 < catch_up["training_with_over_without"] < 1
+        assert not ends or catch_up["refilled_by"] in {"users", "training", "fleet"}
 
 
 def test_cli_counterfactual_writes_the_files(tmp_path):
-    args = ["run", "sudden-100x", "--seed", "1", "--set", "n_users=300", "--set", "labs.capability_share=0.6"]
+    args = ["run", "sudden-100x", "--seed", "3", "--set", "n_users=300", "--set", "labs.capability_share=0.6"]
     result = CliRunner().invoke(main, [*args, "--counterfactual", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (folder,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
@@ -99,7 +102,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     ):
         assert (folder / name).is_file(), name
     data = json.loads((folder / "counterfactual.json").read_text())
-    assert data["seed"] == 1
+    assert data["seed"] == 3
     assert {"capex_total_usd", "write_offs_usd", "months_in_bubble", "final_token_price_usd_per_mtok"} <= set(
         data["measures"]
     )
@@ -107,7 +110,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     factual = pd.read_parquet(folder / "model.parquet")
     jump = data["jump_month"]
     pd.testing.assert_frame_equal(factual.iloc[:jump], counter.iloc[:jump])
-    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 1
+    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 3
     assert "counterfactual" in result.output and "difference" in result.output
     catch_up = data["glut_catch_up"]  # this seed's discovery gluts at capability share 0.6
     assert catch_up is not None and catch_up["ended"]

@@ -163,23 +163,24 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 def test_the_run_reads_its_own_glut_series_at_its_own_thresholds():
     """Each episode is the glut months that persist, gaps of at most `merge_gap_months` bridged;
     episodes are separated by recoveries longer than a merge gap, and a glut month outside
-    every episode belongs to a dip too short to count (seed 2: two episodes, after a 2-month
-    dip when the 100x lands)."""
-    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=2)
-    model.run_model()
-    df = model.model_frame()
-    cfg = model.config.bubble
-    episodes = find_episodes(df, cfg)
-    assert len(episodes) == 2
-    glut = df["glut"].to_numpy()
-    assert np.flatnonzero(glut)[0] < episodes[0].onset  # the dip comes first and does not count
-    outside = glut.copy()
-    for episode in episodes:
-        assert glut[episode.onset] and glut[episode.end]
-        assert (_run_lengths(~glut[episode.onset : episode.end + 1]) <= cfg.merge_gap_months).all()
-        assert not glut[episode.end + 1 : episode.end + cfg.merge_gap_months + 2].any()
-        outside[episode.onset : episode.end + 1] = False
-    assert (_run_lengths(outside) < cfg.persistence_months).all()  # only short dips
+    every episode belongs to a dip too short to count. Seed 1: two episodes (months 96-101, and
+    111 to the end); seed 10: a dip when the 100x lands (month 40), then one episode from 98."""
+    for seed, count in ((1, 2), (10, 1)):
+        model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=seed)
+        model.run_model()
+        df = model.model_frame()
+        cfg = model.config.bubble
+        episodes = find_episodes(df, cfg)
+        assert len(episodes) == count
+        glut = df["glut"].to_numpy()
+        outside = glut.copy()
+        for episode in episodes:
+            assert glut[episode.onset] and glut[episode.end]
+            assert (_run_lengths(~glut[episode.onset : episode.end + 1]) <= cfg.merge_gap_months).all()
+            assert not glut[episode.end + 1 : episode.end + cfg.merge_gap_months + 2].any()
+            outside[episode.onset : episode.end + 1] = False
+        assert (_run_lengths(outside) < cfg.persistence_months).all()  # only short dips
+        assert outside.any() == (seed == 10)  # the dip comes first and does not count
 
 
 def test_an_episode_is_dated_when_it_becomes_a_bubble_and_when_capex_bursts():
@@ -193,12 +194,13 @@ def test_an_episode_is_dated_when_it_becomes_a_bubble_and_when_capex_bursts():
 
 
 def test_every_episode_tells_its_story_in_the_event_log_of_the_run():
-    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=2)
+    model = AIMarketModel(scenario="sudden-100x", n_users=2000, rng=1)
     model.run_model()
     events = model.events_frame()
     assert events["step"].is_monotonic_increasing
     episodes = model.summary()["episodes"]
-    assert len(episodes) == 2  # seed 2: a short glut, then one that lasts to the end of the run
+    assert len(episodes) == 2  # seed 1: a glut that ends, then one that lasts to the end of the run
+    assert not episodes[0]["ongoing"] and episodes[1]["ongoing"]
     story = events[events["agent_type"] == "market"]
     expected = []
     for episode in episodes:
