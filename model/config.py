@@ -396,7 +396,9 @@ class LabConfig(Section):
     initial_cash_usd: float = P(
         60e9,
         "USD (all labs)",
-        "press reports (sources.md#press-lab-finance): OpenAI, Anthropic, xAI etc. raised tens of $B by 2024",
+        "press reports (sources.md#press-lab-finance): OpenAI, Anthropic, xAI etc. raised tens of $B "
+        "by 2024; that is money raised, used as cash on hand in January 2024, so an upper end "
+        "(estimated against the record it is $48B [30, 58]: branch experiment/initial-cash-estimated)",
         ge=0,
     )
     min_markup: float = P(
