@@ -21,9 +21,9 @@ SHOCK = 36  # sudden-100x's discovery month
 
 @pytest.fixture(scope="module")
 def shock() -> tuple[AIMarketModel, object]:
-    """sudden-100x where it gluts: at the calibrated medians (capability share 0.84) users absorb
+    """sudden-100x where it gluts: at the calibrated medians (capability share 0.77) users absorb
     the 100x before orders fall, so the share is pinned at 0.6, in the posterior's lower third
-    (below ~0.73), where it gluts and orders collapse."""
+    (below ~0.78), where it gluts and orders collapse."""
     model = AIMarketModel(
         scenario="sudden-100x", rng=1, n_users=2000, overrides={"labs.capability_share": 0.6}
     )
@@ -191,8 +191,8 @@ def test_capex_of_2024_25_lies_within_the_record(record_runs):
 
 def test_the_rental_price_of_2024_25_lies_within_the_record(record_runs):
     """docs/sources.md#semianalysis-rental, within +-40 % (in sample). Measured at the medians
-    (seeds 1-3): $1.53-2.13 in October 2024 (record $2.99; the median run is 34 % below) and
-    $1.32-1.87 in October 2025 (record $1.70)."""
+    (seeds 1-3): $2.16-2.33 in October 2024 (record $2.99) and $1.33-1.43 in October 2025
+    (record $1.70)."""
     for month, real in ((9, 2.99), (21, 1.70)):
         rent = _median(record_runs, lambda df, m=month: df["spot_price_usd_per_gpu_hour"].iloc[m])
         assert abs(rent / real - 1) <= 0.4, (month, rent)
@@ -201,8 +201,8 @@ def test_the_rental_price_of_2024_25_lies_within_the_record(record_runs):
 @pytest.mark.xfail(
     strict=True,
     reason="builders want more capacity than the vendor makes, so at the calibrated medians the "
-    "2025 backlog runs to 6.8-7.6 months (seeds 1-3; record 3-6; within in 38 % of posterior "
-    "draws) and the price paid is 1.6x the all-in list price (the allocation premium): the "
+    "2025 backlog runs to 7.3-8.1 months (seeds 1-3; record 3-6; within in 43 % of posterior "
+    "draws) and the price paid is 1.7-1.8x the all-in list price (the allocation premium): the "
     "vendor's side of issue 12",
 )
 def test_lead_time_and_gpu_price_paid_of_2025_lie_within_the_record(record_runs):
