@@ -70,6 +70,7 @@ class AILab(mesa.Agent):
         self.tokens_served = 0.0
         self.tokens_demanded = 0.0
         self.unpaid = 0.0  # USD it failed to pay when it went bankrupt
+        self.training_plan = 0.0  # USD per month of training it has planned for this month
 
     # --- measures ---------------------------------------------------------------
     @property
@@ -136,6 +137,18 @@ class AILab(mesa.Agent):
         return budget * self.efficiency**saved if saved else budget
 
     # --- decisions ----------------------------------------------------------------
+    def plan_training(self) -> float:
+        """USD of training this month: the plan closes 1/`training_planning_months` of its gap
+        to the budget, because frontier runs are planned and their compute contracted months
+        ahead; a round raised today reaches the clusters over the following months."""
+        months = self.cfg.training_planning_months
+        budget = self.training_budget
+        if months <= 1:
+            self.training_plan = budget
+        else:
+            self.training_plan += (budget - self.training_plan) / months
+        return self.training_plan
+
     def adopt(self, discovery_id: int, gain: float) -> bool:
         if not self.alive or discovery_id in self.adopted:
             return False
@@ -185,7 +198,15 @@ class AILab(mesa.Agent):
         self.tokens_demanded = tokens_demanded
         inference_cost = tokens_demanded / self.tokens_per_h100e_month * compute_price * HOURS_PER_MONTH
         self.gross_ema = revenue - inference_cost
+        self.training_plan = self.training_budget
         self.cost_ema = inference_cost + self.training_budget
+
+    def open_training(self, training_usd: float) -> None:
+        """Month 0: a lab that plans its runs ahead is training what month 0's fleet carries
+        (USD per month), not its budget; its smoothed costs say so."""
+        if self.cfg.training_planning_months > 1:
+            self.cost_ema += training_usd - self.training_plan
+            self.training_plan = training_usd
 
     def observe_demand(self, tokens_demanded: float) -> None:
         """Tokens per month its users want from it this month."""

@@ -436,6 +436,15 @@ class LabConfig(Section):
     revenue_smoothing_months: float = P(
         6.0, "months", "hypothesis: training budgets follow revenue with a lag", ge=1, le=60
     )
+    training_planning_months: float = P(
+        1.0,
+        "months",
+        "hypothesis: frontier runs are planned, and their compute contracted, months ahead, so a "
+        "lab's training spend closes 1/this of the gap to its budget each month and opens at the "
+        "training month 0's fleet carries; 1 spends the budget at once; range 1-12",
+        ge=1,
+        le=36,
+    )
     reserved_share: float = P(
         0.7,
         "fraction of inference need",

@@ -37,7 +37,7 @@ from aibubble.events import EventLog
 from aibubble.gpu_market import GpuVendor, hardware_performance
 from aibubble.investors import InvestorPool
 from aibubble.ledger import Ledger
-from aibubble.measures import DAYS_PER_MONTH, SERIES
+from aibubble.measures import DAYS_PER_MONTH, HOURS_PER_MONTH, SERIES
 from aibubble.metrics import BubbleTracker, run_summary
 from aibubble.vintages import VintageBook
 
@@ -180,6 +180,9 @@ class AIMarketModel(mesa.Model):
         inference = min(float(self._inference_need().sum()), used)
         # effective compute the market trains on per month, smoothed: what users get from AI
         self.capability_flow0 = self.capability_flow = max(used - inference, 1.0)
+        training_usd = max(used - inference, 0.0) * self.spot_price * HOURS_PER_MONTH
+        for lab, share in zip(self.labs, self.lab_shares0, strict=True):
+            lab.open_training(training_usd * float(share))
         self._offers()  # month 0's trainable capacity
         self._observe(None, used=used, available=installed, inference=inference, training=used - inference)
         self.datacollector = mesa.DataCollector(
@@ -368,7 +371,7 @@ class AIMarketModel(mesa.Model):
         need = self._inference_need()
         self._contracts(t, need)
         available = self.total_installed  # capacity in service this month
-        budgets = np.array([lab.training_budget for lab in self.labs]) * self.alive
+        budgets = np.array([lab.plan_training() if lab.alive else 0.0 for lab in self.labs])
         allocation = self._compute(need, budgets)
         self._train(allocation.training)
         host_revenue = self._money(t, allocation)

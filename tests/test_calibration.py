@@ -299,6 +299,7 @@ def test_the_shipped_spec_validates_against_the_config() -> None:
         "users.saturation_tokens_per_user_day",
         "users.capability_usefulness_elasticity",
         "users.capability_lag_months",
+        "labs.training_planning_months",
     }
 
 

@@ -40,6 +40,7 @@ FRICTIONLESS = {
     "labs.frontier_token_share": 0.0,  # one commodity tier: compute per token 1/efficiency
     "users.saturation_tokens_per_user_day": None,  # no time budget: the elasticity stays eps
     "users.capability_usefulness_elasticity": 0.0,  # usage answers price only, not training compute
+    "labs.training_planning_months": 1.0,  # training spends its budget at once, as the rent moves
 }
 JUMP = 12
 

@@ -200,14 +200,16 @@ def _dollar_inputs() -> list[str]:
 
 def test_real_outcomes_do_not_change_when_every_dollar_input_is_scaled():
     """Money is a unit: a thousandfold dollar scale changes every dollar figure a
-    thousandfold and no quantity, price ratio or event, through a 100x glut."""
+    thousandfold and no quantity, price ratio or event, through a 100x glut (labs spend half
+    of each efficiency gain on capability, where the 100x gluts within the 60 months)."""
     k = 1000.0
-    base = load_config("sudden-100x", {"users.n_segments": 500, "run.steps": 60})
+    glut = {"users.n_segments": 500, "run.steps": 60, "labs.capability_share": 0.5}
+    base = load_config("sudden-100x", glut)
     keys = _dollar_inputs()
     assert {"gpu_market.price_usd_per_h100e", "labs.initial_cash_usd"} <= set(keys)
     scaled = {key: _get(base, key) * k for key in keys}
     frames, finances = [], []
-    for cfg in (base, load_config("sudden-100x", {"users.n_segments": 500, "run.steps": 60, **scaled})):
+    for cfg in (base, load_config("sudden-100x", {**glut, **scaled})):
         model = AIMarketModel(config=cfg, rng=3)
         while model.running:
             model.step()

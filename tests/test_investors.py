@@ -16,6 +16,7 @@ from aibubble import AIMarketModel
 from aibubble.config import InvestorConfig, load_config
 from aibubble.investors import InvestorPool
 from aibubble.market import STREAMS, _funding_calendar, _streams
+from aibubble.measures import HOURS_PER_MONTH
 from tests.test_invariants import step_and_check
 
 
@@ -138,3 +139,20 @@ def test_money_is_conserved_every_month_when_the_pool_rations_rounds():
     events = model.events_frame()
     rationed = events[(events["kind"] == "funding") & events["detail"].str.startswith("rationed")]
     assert len(rationed) > 0
+
+
+def test_labs_that_plan_ahead_open_at_the_training_month_0s_fleet_carries():
+    """In the full model: month-0 plans sum to the fleet's training at the initial rent, and
+    month 1's rent does not jump as when the labs' cash is spent at once."""
+    rents = {}
+    for months in (1.0, 6.0):
+        model = AIMarketModel(
+            config=load_config("baseline", {"n_users": 2000, "labs.training_planning_months": months}), rng=1
+        )
+        if months > 1:
+            frame = model.model_frame()
+            carried = frame["training_used_h100e"].iloc[0] * model.spot_price * HOURS_PER_MONTH
+            assert sum(lab.training_plan for lab in model.labs) == pytest.approx(carried, rel=1e-9)
+        step_and_check(model, 2)
+        rents[months] = model.model_frame()["spot_price_usd_per_gpu_hour"].iloc[1]
+    assert rents[6.0] < 0.6 * rents[1.0]
