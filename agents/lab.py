@@ -199,7 +199,7 @@ class AILab(mesa.Agent):
         inference_cost = tokens_demanded / self.tokens_per_h100e_month * compute_price * HOURS_PER_MONTH
         self.gross_ema = revenue - inference_cost
         self.training_plan = self.training_budget
-        self.cost_ema = inference_cost + self.training_budget
+        self.cost_ema = inference_cost + self.training_plan
 
     def open_training(self, training_usd: float) -> None:
         """Month 0: a lab that plans its runs ahead is training what month 0's fleet carries

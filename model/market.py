@@ -178,13 +178,14 @@ class AIMarketModel(mesa.Model):
         installed = self.total_installed
         used = installed * cfg.hyperscalers.target_utilization
         inference = min(float(self._inference_need().sum()), used)
+        training = used - inference  # >= 0: inference is capped at what is used
         # effective compute the market trains on per month, smoothed: what users get from AI
-        self.capability_flow0 = self.capability_flow = max(used - inference, 1.0)
-        training_usd = max(used - inference, 0.0) * self.spot_price * HOURS_PER_MONTH
+        self.capability_flow0 = self.capability_flow = max(training, 1.0)
+        training_usd = training * self.spot_price * HOURS_PER_MONTH
         for lab, share in zip(self.labs, self.lab_shares0, strict=True):
             lab.open_training(training_usd * float(share))
         self._offers()  # month 0's trainable capacity
-        self._observe(None, used=used, available=installed, inference=inference, training=used - inference)
+        self._observe(None, used=used, available=installed, inference=inference, training=training)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, name=name: m.metrics[name]) for name in SERIES},
             agenttype_reporters={
