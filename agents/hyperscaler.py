@@ -78,7 +78,7 @@ class Hyperscaler(mesa.Agent):
         self.interest = 0.0  # USD paid this month
         self.defaults = 0  # reorganisations so far (a core business keeps a hyperscaler solvent)
         self.default_losses = 0.0  # USD of its debt lenders wrote off this month
-        self.returns: list[float] = []  # annualised return on book, last 12 months
+        self.returns: list[float] = []  # annualised return on invested capital, last 12 months
         # USD this month: revenue - opex - depreciation - write-downs - interest - penalties
         self.profit = 0.0
         self.cash_margin = np.zeros(0)  # USD per cohort this month: its rent less its opex
@@ -371,7 +371,7 @@ class Hyperscaler(mesa.Agent):
         return self.cfg.shell_cost_usd_per_kw * self.cfg.power_kw_per_gpu / hardware_performance(step, years)
 
     def user_cost(
-        self, price_usd_per_h100e: float, opex_usd_per_gpu_hour: float, shell_usd_per_h100e: float = 0.0
+        self, price_usd_per_h100e: float, opex_usd_per_gpu_hour: float, shell_usd_per_h100e: float
     ) -> float:
         """USD per H100e-hour a new GPU costs to hold and run: the price paid times the
         discount rate plus depreciation and attrition, and its shell's cost times the discount
@@ -446,7 +446,7 @@ class Hyperscaler(mesa.Agent):
             self.shells.start(kw)
 
     def close_month(self) -> None:
-        """Record the month's return on the fleet's book (profit before interest, annualised)
+        """Record the month's return on invested capital (profit before interest, annualised)
         for the next allocations."""
         if self.invested > 0:
             self.returns.append(12 * (self.profit + self.interest) / self.invested)

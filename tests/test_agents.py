@@ -263,11 +263,11 @@ def test_user_cost_is_the_price_times_rate_plus_depreciation_plus_attrition_per_
     world = World()
     hs = hyperscaler(world, discount_rate_per_year=0.12, book_life_months=72, failure_rate_per_year=0.09)
     # 40,000 x (0.12 + 12 / 72 + 0.09) / (12 x 730) + 0.45 = 1.71994 + 0.45 $/h
-    assert hs.user_cost(40_000.0, 0.45) == pytest.approx(40_000 * (0.12 + 1 / 6 + 0.09) / 8760 + 0.45)
-    assert hs.user_cost(40_000.0, 0.45) == pytest.approx(2.16994, abs=1e-5)
-    assert hs.user_cost(0.0, 0.45) == 0.45
+    assert hs.user_cost(40_000.0, 0.45, 0.0) == pytest.approx(40_000 * (0.12 + 1 / 6 + 0.09) / 8760 + 0.45)
+    assert hs.user_cost(40_000.0, 0.45, 0.0) == pytest.approx(2.16994, abs=1e-5)
+    assert hs.user_cost(0.0, 0.45, 0.0) == 0.45
     # a shell of $14,040 a new H100e (1.2 kW at $11,700) costs its return and 1/20 a year
-    shell = hs.user_cost(40_000.0, 0.45, 14_040.0) - hs.user_cost(40_000.0, 0.45)
+    shell = hs.user_cost(40_000.0, 0.45, 14_040.0) - hs.user_cost(40_000.0, 0.45, 0.0)
     assert shell == pytest.approx(14_040 * (0.12 + 12 / 240) / 8760)
     assert hs.shell_usd_per_h100e(0) == pytest.approx(14_040.0)
     assert hs.shell_usd_per_h100e(30) == pytest.approx(7_020.0)  # 2.5 years: twice the H100e per kW
