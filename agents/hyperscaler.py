@@ -62,6 +62,8 @@ class Hyperscaler(mesa.Agent):
         self.opex = np.zeros(0)  # USD per H100e-hour per cohort
         self.cost = np.zeros(0)  # USD paid per cohort (adjusted for failures)
         self.book = np.zeros(0)  # USD book value per cohort
+        self.kw_per_h100e = np.zeros(0)  # kW of critical load per H100e, per cohort
+        self._fleet_kw = 0.0  # kW the fleet needs, kept as cohorts come, fail and go
         self.demand_history: list[float] = []  # H100e it would rent out at the user cost, per month
         self.used = 0.0  # H100e-months used last month
         self.utilization = 0.0
@@ -131,8 +133,7 @@ class Hyperscaler(mesa.Agent):
     def fleet_kw(self) -> float:
         """kW of critical load the GPUs in service need: physical GPUs (H100e over each
         cohort's price-performance) at `power_kw_per_gpu`."""
-        years = self.model.config.efficiency.hardware_doubling_years
-        return float(self.h100e @ (1.0 / hardware_performance(self.born, years))) * self.cfg.power_kw_per_gpu
+        return self._fleet_kw
 
     def add_cohort(self, step: int, h100e: float, opex: float, cost: float, book: float) -> None:
         self.born = _appended(self.born, step)
@@ -140,6 +141,10 @@ class Hyperscaler(mesa.Agent):
         self.opex = _appended(self.opex, opex)
         self.cost = _appended(self.cost, cost)
         self.book = _appended(self.book, book)
+        years = self.model.config.efficiency.hardware_doubling_years
+        kw = self.cfg.power_kw_per_gpu / hardware_performance(step, years)
+        self.kw_per_h100e = _appended(self.kw_per_h100e, kw)
+        self._fleet_kw += h100e * kw
 
     def install_initial_fleet(
         self,
@@ -183,7 +188,8 @@ class Hyperscaler(mesa.Agent):
 
     def _drop(self, keep: np.ndarray) -> None:
         self.born, self.h100e, self.opex = self.born[keep], self.h100e[keep], self.opex[keep]
-        self.cost, self.book = self.cost[keep], self.book[keep]
+        self.cost, self.book, self.kw_per_h100e = self.cost[keep], self.book[keep], self.kw_per_h100e[keep]
+        self._fleet_kw = float(self.h100e @ self.kw_per_h100e)
 
     # --- the spot market ---------------------------------------------------------------
     def ask(self) -> np.ndarray:
@@ -236,6 +242,7 @@ class Hyperscaler(mesa.Agent):
         lost = self.h100e * frac
         written = self.book * frac
         self.h100e = self.h100e - lost
+        self._fleet_kw *= 1 - frac  # every cohort loses the same share
         self.cost = self.cost * (1 - frac)
         self.book = self.book - written
         return float(lost.sum()), float(written.sum())
@@ -412,17 +419,20 @@ class Hyperscaler(mesa.Agent):
             if amount > 0:
                 vendor.place(self.unique_id, amount, step, cfg.firm_order_share, price)
                 self.orders = amount
+                pipeline, pipeline_value = pipeline + amount, pipeline_value + amount * price
                 events.add(step, self.unique_id, self.kind, "order", "forecast above capacity", amount)
         elif gap < 0 and pipeline > 0:
             cancelled = vendor.cancel(self.unique_id, min(-gap, pipeline))
             amount = sum(o.h100e for o in cancelled)
-            penalty = sum(o.h100e * o.price_usd_per_h100e for o in cancelled) * cfg.cancellation_penalty
+            value = sum(o.h100e * o.price_usd_per_h100e for o in cancelled)
+            pipeline, pipeline_value = pipeline - amount, pipeline_value - value
+            penalty = value * cfg.cancellation_penalty
             self.penalty = ledger.transfer(self, "gpu_vendor", penalty, "cancellation_penalty")
             self.profit -= self.penalty
             self.cancellations = amount
             if amount > 0:
                 events.add(step, self.unique_id, self.kind, "cancellation", "forecast below capacity", amount)
-        self.plan_shells(step, lead_time, *vendor.pending(self.unique_id))
+        self.plan_shells(step, lead_time, pipeline, pipeline_value)
 
     def plan_shells(self, step: int, lead_time: float, pipeline: float, pipeline_value: float) -> None:
         """Start the shells its fleet will need once they are built: for the GPUs it has, those

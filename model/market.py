@@ -631,7 +631,13 @@ class AIMarketModel(mesa.Model):
         book = sum(hs.book_value for hs in self.hyperscalers)
         utilization = min(used / available, 1.0) if available > 0 else 0.0
         capex = self.ledger.flow("capex") + self.ledger.flow("shell_capex")
-        shells = [hs.shells for hs in self.hyperscalers]
+        built = building = shell_book = 0.0
+        for hs in self.hyperscalers:
+            built, building, shell_book = (
+                built + hs.shells.kw,
+                building + hs.shells.building_kw,
+                shell_book + hs.shells.assets,
+            )
         users = self.config.users
         adopted = self.users.adoption_share * users.potential_users
         demanded = sum(lab.tokens_demanded for lab in labs)
@@ -667,10 +673,10 @@ class AIMarketModel(mesa.Model):
             "ai_spending_usd": spending,
             "ai_spending_share_of_gdp": 12 * spending / users.world_gdp_usd_per_year,
             "fleet_power_gw": self._fleet_power_gw(),
-            "shells_gw": sum(s.kw for s in shells) / 1e6,
-            "shells_building_gw": sum(s.building_kw for s in shells) / 1e6,
+            "shells_gw": built / 1e6,
+            "shells_building_gw": building / 1e6,
             "shell_capex_usd": self.ledger.flow("shell_capex"),
-            "shell_book_value_usd": sum(s.assets for s in shells),
+            "shell_book_value_usd": shell_book,
             "lab_funding_requested_usd": self.investors.requested,
             "lab_funding_usd": self.ledger.flow("funding"),
             "investor_inflow_usd": self.investors.inflow,

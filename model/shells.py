@@ -12,6 +12,9 @@ rules fill (`agents/hyperscaler.py`); it moves no money itself.
 
 from __future__ import annotations
 
+import operator
+from collections import deque
+
 import numpy as np
 
 
@@ -20,7 +23,8 @@ class Shells:
 
     `building[k]` holds the kW that complete after k + 1 more monthly instalments. A shell
     started now pays `build_months` instalments of cost / `build_months`, this month's the
-    first, and is in service from the month after its last.
+    first, and is in service from the month after its last. Plain floats in a deque: a builder
+    touches these a few times a month, where numpy's per-call cost would exceed the arithmetic.
     """
 
     def __init__(self, cost_usd_per_kw: float, build_months: int, life_months: int) -> None:
@@ -31,11 +35,8 @@ class Shells:
         self.gross = 0.0  # USD cost of the built shells (the straight-line basis)
         self.book = 0.0  # USD carrying amount of the built shells
         self.in_progress = 0.0  # USD paid on shells still being built
-        self.building = np.zeros(build_months)
-
-    @property
-    def building_kw(self) -> float:
-        return float(self.building.sum())
+        self.building: deque[float] = deque([0.0] * build_months, maxlen=build_months)
+        self.building_kw = 0.0  # kW being built (the sum of `building`, kept as it changes)
 
     @property
     def assets(self) -> float:
@@ -44,8 +45,8 @@ class Shells:
 
     def commitments(self) -> float:
         """USD of instalments still to pay on the shells being built."""
-        instalments = np.arange(1, self.build_months + 1)
-        return float(self.building @ instalments) * self.cost_usd_per_kw / self.build_months
+        left = sum(map(operator.mul, self.building, range(1, self.build_months + 1)))
+        return left * self.cost_usd_per_kw / self.build_months
 
     def open(self, built: np.ndarray, age_months: np.ndarray, building: np.ndarray) -> None:
         """The shells a builder holds at month 0, bought before the run (no money moves):
@@ -55,13 +56,15 @@ class Shells:
         self.kw = float(built.sum())
         self.gross = c * self.kw
         self.book = c * float(built @ np.clip(1 - age_months / self.life_months, 0.0, 1.0))
-        self.building = building.astype(float).copy()
+        self.building = deque((float(kw) for kw in building), maxlen=self.build_months)
+        self.building_kw = float(building.sum())
         paid = self.build_months - 1 - np.arange(self.build_months)
-        self.in_progress = c * float(self.building @ paid) / self.build_months
+        self.in_progress = c * float(building @ paid) / self.build_months
 
     def start(self, kw: float) -> None:
         """Begin building `kw` (its first instalment is this month's)."""
         self.building[-1] += kw
+        self.building_kw += kw
 
     def month(self) -> tuple[float, float]:
         """Pay this month's instalments and put the shells whose last one it was in service;
@@ -71,9 +74,9 @@ class Shells:
         self.book -= dep
         paid = c * self.building_kw / self.build_months
         self.in_progress += paid
-        done = float(self.building[0])
-        self.building[:-1] = self.building[1:]
-        self.building[-1] = 0.0
+        done = self.building.popleft()
+        self.building.append(0.0)
+        self.building_kw = sum(self.building)  # summed afresh: no drift from subtraction
         self._complete(done, c * done)
         self.in_progress = max(self.in_progress - c * done, 0.0)
         return paid, dep
