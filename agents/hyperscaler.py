@@ -13,7 +13,9 @@ cancellable part of its undelivered orders when it has too much, paying a penalt
 expense. It depreciates cohorts straight-line over their remaining book life, tests them for
 impairment as US GAAP ASC 360 does (undiscounted expected cash flows first, then a write-down
 to their discounted value), and retires them when rent no longer covers operating cost or
-they reach their physical end of life.
+they reach their physical end of life. Its GPUs sit in data-centre shells (buildings, power
+and cooling), a separate long-lived asset it starts building ahead of the fleet it expects
+(`plan_shells`), depreciates over decades and keeps through a glut.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from aibubble.gpu_market import hardware_performance
 from aibubble.measures import HOURS_PER_MONTH
+from aibubble.shells import Shells
 
 if TYPE_CHECKING:
     from aibubble.config import HyperscalerConfig
@@ -58,6 +62,8 @@ class Hyperscaler(mesa.Agent):
         self.opex = np.zeros(0)  # USD per H100e-hour per cohort
         self.cost = np.zeros(0)  # USD paid per cohort (adjusted for failures)
         self.book = np.zeros(0)  # USD book value per cohort
+        self.kw_per_h100e = np.zeros(0)  # kW of critical load per H100e, per cohort
+        self._fleet_kw = 0.0  # kW the fleet needs, kept as cohorts come, fail and go
         self.demand_history: list[float] = []  # H100e it would rent out at the user cost, per month
         self.used = 0.0  # H100e-months used last month
         self.utilization = 0.0
@@ -74,10 +80,12 @@ class Hyperscaler(mesa.Agent):
         self.interest = 0.0  # USD paid this month
         self.defaults = 0  # reorganisations so far (a core business keeps a hyperscaler solvent)
         self.default_losses = 0.0  # USD of its debt lenders wrote off this month
-        self.returns: list[float] = []  # annualised return on book, last 12 months
+        self.returns: list[float] = []  # annualised return on invested capital, last 12 months
         # USD this month: revenue - opex - depreciation - write-downs - interest - penalties
         self.profit = 0.0
         self.cash_margin = np.zeros(0)  # USD per cohort this month: its rent less its opex
+        self.shells = Shells(cfg.shell_cost_usd_per_kw, cfg.shell_build_months, cfg.shell_life_months)
+        self.shell_capex = 0.0  # USD paid for shells this month (part of capex)
 
     # --- measures -------------------------------------------------------------------
     # The fleet's totals are read a dozen times a month and change a few times: each is
@@ -112,9 +120,20 @@ class Hyperscaler(mesa.Agent):
 
     @property
     def book_value(self) -> float:
+        """USD carrying amount of the GPU fleet."""
         if self._book_value is None:
             self._book_value = float(self._book.sum())
         return self._book_value
+
+    @property
+    def invested(self) -> float:
+        """USD of invested capital: the GPU fleet and the shells, built or being built."""
+        return self.book_value + self.shells.assets
+
+    def fleet_kw(self) -> float:
+        """kW of critical load the GPUs in service need: physical GPUs (H100e over each
+        cohort's price-performance) at `power_kw_per_gpu`."""
+        return self._fleet_kw
 
     def add_cohort(self, step: int, h100e: float, opex: float, cost: float, book: float) -> None:
         self.born = _appended(self.born, step)
@@ -122,6 +141,10 @@ class Hyperscaler(mesa.Agent):
         self.opex = _appended(self.opex, opex)
         self.cost = _appended(self.cost, cost)
         self.book = _appended(self.book, book)
+        years = self.model.config.efficiency.hardware_doubling_years
+        kw = self.cfg.power_kw_per_gpu / hardware_performance(step, years)
+        self.kw_per_h100e = _appended(self.kw_per_h100e, kw)
+        self._fleet_kw += h100e * kw
 
     def install_initial_fleet(
         self,
@@ -141,15 +164,32 @@ class Hyperscaler(mesa.Agent):
             book = cost * max(0.0, 1 - (-t - 1) / cfg.book_life_months)
             self.add_cohort(int(t), h, cfg.opex_usd_per_gpu_hour / perf, cost, book)
             self.model.vintages.buy(int(t), h, cost, cfg.opex_usd_per_gpu_hour / perf)
+        self._open_shells(born, h100e, performance, growth_per_month)
         start = self.installed
         window = cfg.forecast_window_months
         self.demand_history = [start * growth_per_month ** (k - window) for k in range(window + 1)]
         self.utilization = cfg.target_utilization
         self.realised_price = price
 
+    def _open_shells(
+        self, born: np.ndarray, h100e: np.ndarray, performance: np.ndarray, growth_per_month: float
+    ) -> None:
+        """Month 0's shells: one for every GPU of the initial fleet, built with it, and those
+        under way for the fleet's growth over the build time at the initial rate (physical
+        GPUs grow by that rate over price-performance's)."""
+        cfg = self.cfg
+        kw = h100e / performance * cfg.power_kw_per_gpu
+        months = cfg.shell_build_months
+        years = self.model.config.efficiency.hardware_doubling_years
+        physical = growth_per_month / float(hardware_performance(1.0, years))
+        ahead = physical ** np.arange(months + 1)
+        building = kw.sum() * np.diff(ahead).clip(min=0.0)
+        self.shells.open(kw, -born - 1.0, building)
+
     def _drop(self, keep: np.ndarray) -> None:
         self.born, self.h100e, self.opex = self.born[keep], self.h100e[keep], self.opex[keep]
-        self.cost, self.book = self.cost[keep], self.book[keep]
+        self.cost, self.book, self.kw_per_h100e = self.cost[keep], self.book[keep], self.kw_per_h100e[keep]
+        self._fleet_kw = float(self.h100e @ self.kw_per_h100e)
 
     # --- the spot market ---------------------------------------------------------------
     def ask(self) -> np.ndarray:
@@ -202,6 +242,7 @@ class Hyperscaler(mesa.Agent):
         lost = self.h100e * frac
         written = self.book * frac
         self.h100e = self.h100e - lost
+        self._fleet_kw *= 1 - frac  # every cohort loses the same share
         self.cost = self.cost * (1 - frac)
         self.book = self.book - written
         return float(lost.sum()), float(written.sum())
@@ -277,6 +318,10 @@ class Hyperscaler(mesa.Agent):
         self.demand_history.append(wanted)
         del self.demand_history[: -cfg.forecast_window_months - 1]
         dep = self.depreciate(step)
+        paid, shell_dep = self.shells.month()
+        self.shell_capex = ledger.transfer(self, "construction", paid, "shell_capex")
+        self.depreciation += shell_dep
+        dep += shell_dep
         failed, failed_book = self.fail()
         retired, retired_book = self.retire(step, rent_reference)
         impaired = 0.0
@@ -307,25 +352,44 @@ class Hyperscaler(mesa.Agent):
         self.interest = interest
         self.profit = self.revenue - self.opex_paid - dep - self.write_downs - interest
         self.penalty = 0.0  # booked by plan_orders, which closes the month
-        self.deliveries = self.capex = 0.0  # this month's deliveries arrive next (take_delivery)
+        self.deliveries = 0.0  # this month's deliveries arrive next (take_delivery)
+        self.capex = self.shell_capex
         return failed, retired
 
     def take_delivery(self, step: int, order: Order, opex_usd_per_gpu_hour: float) -> None:
-        """Pay for a shipped order and put it in service as a new cohort."""
+        """Pay for a shipped order and put it in service as a new cohort, in a shell: an
+        empty one if it has any, else one bought built."""
+        ledger = self.model.ledger
         cost = order.h100e * order.price_usd_per_h100e
-        self.model.ledger.transfer(self, "gpu_vendor", cost, "capex")
+        ledger.transfer(self, "gpu_vendor", cost, "capex")
         self.add_cohort(step, order.h100e, opex_usd_per_gpu_hour, cost, cost)
         self.model.vintages.buy(step, order.h100e, cost, opex_usd_per_gpu_hour)
         self.deliveries += order.h100e
         self.capex += cost
+        short = self.fleet_kw() - self.shells.kw
+        if short > 1e-9 * self.shells.kw:  # not the rounding of a fleet that fits
+            paid = ledger.transfer(self, "construction", self.shells.build_at_once(short), "shell_capex")
+            self.shell_capex += paid
+            self.capex += paid
 
-    def user_cost(self, price_usd_per_h100e: float, opex_usd_per_gpu_hour: float) -> float:
+    def shell_usd_per_h100e(self, step: float) -> float:
+        """USD of shell a new H100e needs at `step` (a later GPU is more H100e per kW)."""
+        years = self.model.config.efficiency.hardware_doubling_years
+        return self.cfg.shell_cost_usd_per_kw * self.cfg.power_kw_per_gpu / hardware_performance(step, years)
+
+    def user_cost(
+        self, price_usd_per_h100e: float, opex_usd_per_gpu_hour: float, shell_usd_per_h100e: float
+    ) -> float:
         """USD per H100e-hour a new GPU costs to hold and run: the price paid times the
-        discount rate plus depreciation and attrition, per hour, plus operating cost
-        (Jorgenson 1963; the breakeven rent of sources.md#latent-space-breakeven)."""
+        discount rate plus depreciation and attrition, and its shell's cost times the discount
+        rate plus the shell's depreciation, per hour, plus operating cost (Jorgenson 1963; the
+        breakeven rent of sources.md#latent-space-breakeven)."""
         cfg = self.cfg
-        rate = cfg.discount_rate_per_year + 12 / cfg.book_life_months + cfg.failure_rate_per_year
-        return price_usd_per_h100e * rate / (12 * HOURS_PER_MONTH) + opex_usd_per_gpu_hour
+        r = cfg.discount_rate_per_year
+        rate = r + 12 / cfg.book_life_months + cfg.failure_rate_per_year
+        shell_rate = r + 12 / cfg.shell_life_months
+        capital = price_usd_per_h100e * rate + shell_usd_per_h100e * shell_rate
+        return capital / (12 * HOURS_PER_MONTH) + opex_usd_per_gpu_hour
 
     def tobin_q(self, rent: float, user_cost: float) -> float:
         """Rent per used H100e-hour at the planned headroom over a new GPU's user cost."""
@@ -346,7 +410,8 @@ class Hyperscaler(mesa.Agent):
         ledger, events = self.model.ledger, self.model.events
         pipeline, pipeline_value = vendor.pending(self.unique_id)
         price = vendor.price_usd_per_h100e(step)
-        self.q = self.tobin_q(self.realised_price, self.user_cost(price, opex_usd_per_gpu_hour))
+        shell = self.shell_usd_per_h100e(step)
+        self.q = self.tobin_q(self.realised_price, self.user_cost(price, opex_usd_per_gpu_hour, shell))
         gap = self.capacity_gap(lead_time, pipeline, max(rivals_growth, 1e-6)) / cfg.order_adjustment_months
         self.orders = self.cancellations = 0.0
         if gap > 0:
@@ -354,22 +419,47 @@ class Hyperscaler(mesa.Agent):
             if amount > 0:
                 vendor.place(self.unique_id, amount, step, cfg.firm_order_share, price)
                 self.orders = amount
+                pipeline, pipeline_value = pipeline + amount, pipeline_value + amount * price
                 events.add(step, self.unique_id, self.kind, "order", "forecast above capacity", amount)
         elif gap < 0 and pipeline > 0:
             cancelled = vendor.cancel(self.unique_id, min(-gap, pipeline))
             amount = sum(o.h100e for o in cancelled)
-            penalty = sum(o.h100e * o.price_usd_per_h100e for o in cancelled) * cfg.cancellation_penalty
+            value = sum(o.h100e * o.price_usd_per_h100e for o in cancelled)
+            pipeline, pipeline_value = pipeline - amount, pipeline_value - value
+            penalty = value * cfg.cancellation_penalty
             self.penalty = ledger.transfer(self, "gpu_vendor", penalty, "cancellation_penalty")
             self.profit -= self.penalty
             self.cancellations = amount
             if amount > 0:
                 events.add(step, self.unique_id, self.kind, "cancellation", "forecast below capacity", amount)
+        self.plan_shells(step, lead_time, pipeline, pipeline_value)
+
+    def plan_shells(self, step: int, lead_time: float, pipeline: float, pipeline_value: float) -> None:
+        """Start the shells its fleet will need once they are built: for the GPUs it has, those
+        it has ordered, and the further capacity it expects to want by then (its own forecast,
+        as for orders), less the shells it has or is building (empty ones first), within the
+        money it can commit."""
+        cfg = self.cfg
+        months = cfg.shell_build_months
+        years = self.model.config.efficiency.hardware_doubling_years
+        later = self.demand_history[-1] * math.exp(self.forecast_growth() * months)
+        beyond = max(later - self.installed - pipeline, 0.0)
+        gpus = pipeline / hardware_performance(step + lead_time, years) + beyond / hardware_performance(
+            step + months, years
+        )
+        have = self.shells.kw + self.shells.building_kw
+        kw = self.fleet_kw() + gpus * cfg.power_kw_per_gpu - have
+        cost = cfg.shell_cost_usd_per_kw
+        if kw > 0 and cost > 0:
+            kw = min(kw, self.capex_room(pipeline_value) / cost)
+        if kw > 1e-9 * have:  # not the rounding of a plan that is met, or of money that is spent
+            self.shells.start(kw)
 
     def close_month(self) -> None:
-        """Record the month's return on the fleet's book (profit before interest, annualised)
+        """Record the month's return on invested capital (profit before interest, annualised)
         for the next allocations."""
-        if self.book_value > 0:
-            self.returns.append(12 * (self.profit + self.interest) / self.book_value)
+        if self.invested > 0:
+            self.returns.append(12 * (self.profit + self.interest) / self.invested)
             del self.returns[:-12]
 
     def finance(self) -> None:
@@ -419,9 +509,10 @@ class Hyperscaler(mesa.Agent):
         return target - (self.installed + pipeline) * survival
 
     def capex_room(self, pipeline_value: float) -> float:
-        """USD it can still commit to new orders: cash plus debt headroom less commitments."""
-        headroom = max(self.cfg.max_debt_to_book * self.book_value - self.debt, 0.0)
-        return max(self.cash + headroom - pipeline_value, 0.0)
+        """USD it can still commit to new orders: cash plus debt headroom less commitments
+        (GPUs ordered, shells being built)."""
+        headroom = max(self.cfg.max_debt_to_book * self.invested - self.debt, 0.0)
+        return max(self.cash + headroom - pipeline_value - self.shells.commitments(), 0.0)
 
 
 def rivals_growth(planned_growth: np.ndarray, installed: np.ndarray) -> np.ndarray:

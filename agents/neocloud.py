@@ -48,9 +48,11 @@ class Neocloud(Hyperscaler):
 
     def capex_room(self, pipeline_value: float) -> float:
         """USD it can still commit: cash beyond the liquidity its lenders require, plus what
-        they would lend against the fleet and its orders, less its debt and commitments."""
+        they would lend against the fleet and its orders, less its debt and commitments (GPUs
+        ordered, shells being built: lenders lend against GPUs, not shells)."""
         reserve = self.neo.liquidity_months * self.debt_service()
         room = self.cash - reserve + self.borrowing_base(pipeline_value) - self.debt - pipeline_value
+        room -= self.shells.commitments()
         return max(room, 0.0)
 
     def finance(self) -> None:

@@ -79,11 +79,12 @@ class UserPopulation(mesa.Agent):
             reference_price * np.exp(lag / cfg.demand_elasticity) if lag > 0 else reference_price
         )
         # spending cap per segment, proportional to its base usage (heavy users spend more),
-        # in log tokens at the anchor price
-        self.log_budget = (
-            np.log(cfg.max_spend_usd_per_user_month / cfg.tokens_per_user_month / self.anchor_price)
-            + self.log_base
-        )
+        # in log tokens at the anchor price; scaled by the drawn segments' mean base usage, not
+        # its expectation, so that the caps average max_spend_usd_per_user_month exactly and AI
+        # spending stays within the share of GDP the config was checked for
+        mean_base = float(np.exp(self.log_base).mean())
+        budget = cfg.max_spend_usd_per_user_month / mean_base / self.anchor_price
+        self.log_budget = np.log(budget) + self.log_base
         # minus the saturation level per segment in log tokens per month, proportional to base
         # usage (heavy users' time budgets hold more agent work): its mean over segments is
         # saturation_tokens_per_user_day; None without a time budget

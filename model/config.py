@@ -213,9 +213,34 @@ class HyperscalerConfig(Section):
         "kW per physical GPU",
         "hypothesis: ~0.7 kW of H100 board power plus host, network and cooling, the ~1.2 kW "
         "all-in behind opex_usd_per_gpu_hour; constant per physical GPU as opex is (a later GPU "
-        "is more H100e in the same power); only the series fleet_power_gw reads it",
+        "is more H100e in the same power); the shells a GPU needs and the series fleet_power_gw "
+        "read it",
         gt=0,
         le=10,
+    )
+    shell_cost_usd_per_kw: float = P(
+        11_700.0,
+        "USD per kW of critical load",
+        "Cushman & Wakefield, Data Center Development Cost Guide 2025 (sources.md#cushman-dc-cost): "
+        "$11.7M per MW on average over 19 US markets ($9.3-15M), land and soft costs excluded; "
+        "the buildings, power and cooling a GPU is installed in, apart from its price",
+        ge=0,
+    )
+    shell_build_months: int = P(
+        18,
+        "months",
+        "hypothesis: a hyperscale data centre takes ~1.5-2 years from start to power-on (range "
+        "12-36); paid in equal instalments while built",
+        ge=1,
+        le=60,
+    )
+    shell_life_months: int = P(
+        240,
+        "months",
+        "hypothesis: buildings and their power and cooling plant are depreciated over ~15-40 "
+        "years (range 180-360), far beyond a GPU's 6",
+        ge=12,
+        le=600,
     )
     target_utilization: float = P(0.85, "fraction", "hypothesis: planned headroom", gt=0.1, le=1)
     forecast_window_months: int = P(12, "months", "hypothesis: trailing window for growth", ge=2, le=60)
@@ -702,7 +727,8 @@ class GpuMarketConfig(Section):
     price_usd_per_h100e: float = P(
         40_000.0,
         "USD per installed H100e",
-        "[est] $26k per H100e (sources.md#epoch-chip-counts) plus servers, network and data-centre share",
+        "[est] $26k per H100e (sources.md#epoch-chip-counts) plus servers and network; the "
+        "data-centre shell is hyperscalers.shell_cost_usd_per_kw, apart",
         gt=0,
     )
     production_h100e_per_month: float = P(

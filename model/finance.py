@@ -212,7 +212,9 @@ def _revenue_and_gauges(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     core.iloc[:1] = np.nan
     core = core.rolling(TRAILING, min_periods=1).mean() * 12
     cash_flow = core + _trailing(frame, "compute_rent_usd") - _trailing(frame, "fleet_opex_usd")
-    required = capex * f.datacentre_cost_multiple / (1 - f.end_user_gross_margin)
+    # Cahn's method starts from GPU spending and doubles it for the data centre around it
+    gpus = capex - _trailing(frame, "shell_capex_usd")
+    required = gpus * f.datacentre_cost_multiple / (1 - f.end_user_gross_margin)
     out = pd.DataFrame(index=frame.index)
     out["ai_revenue_usd_per_year"] = ai
     out["required_revenue_usd_per_year"] = required

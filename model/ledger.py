@@ -1,9 +1,10 @@
 """Double-entry money: every dollar moves from one account to another.
 
 Agents hold their own `cash` attribute; the world outside the model (end users' wallets,
-investors, the GPU vendor, power and staff, lenders, the hyperscalers' core businesses)
-is a set of named external accounts. Because every payment goes through `transfer`, the
-sum of all balances stays zero and each step's flows by kind are on record.
+investors, the GPU vendor, power and staff, lenders, the hyperscalers' core businesses, the
+contractors who build data centres) is a set of named external accounts. Because every payment
+goes through `transfer`, the sum of all balances stays zero and each step's flows by kind are on
+record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class HasCash(Protocol):
 
 Account = HasCash | str
 
-EXTERNAL = ("end_users", "investors", "gpu_vendor", "operations", "lenders", "core_business")
+EXTERNAL = ("end_users", "investors", "gpu_vendor", "operations", "lenders", "core_business", "construction")
 
 
 class Ledger:

@@ -484,7 +484,7 @@ class AIMarketModel(mesa.Model):
         builders = cfg.hyperscalers
         hs = self.hyperscalers[0]  # every builder faces the same vendor price and costs
         opex = builders.opex_usd_per_gpu_hour / self.vendor.hardware_performance(t)
-        cost = hs.user_cost(self.vendor.price_usd_per_h100e(t), opex)
+        cost = hs.user_cost(self.vendor.price_usd_per_h100e(t), opex, hs.shell_usd_per_h100e(t))
         inference = float((need * self.alive).sum()) / builders.target_utilization
         if builders.inference_want_at_user_cost and self.reference_price > 0:
             q = hs.tobin_q(self.reference_price, cost)
@@ -630,7 +630,14 @@ class AIMarketModel(mesa.Model):
         backlog = self.vendor.backlog_h100e
         book = sum(hs.book_value for hs in self.hyperscalers)
         utilization = min(used / available, 1.0) if available > 0 else 0.0
-        capex = self.ledger.flow("capex")
+        capex = self.ledger.flow("capex") + self.ledger.flow("shell_capex")
+        built = building = shell_book = 0.0
+        for hs in self.hyperscalers:
+            built, building, shell_book = (
+                built + hs.shells.kw,
+                building + hs.shells.building_kw,
+                shell_book + hs.shells.assets,
+            )
         users = self.config.users
         adopted = self.users.adoption_share * users.potential_users
         demanded = sum(lab.tokens_demanded for lab in labs)
@@ -666,6 +673,10 @@ class AIMarketModel(mesa.Model):
             "ai_spending_usd": spending,
             "ai_spending_share_of_gdp": 12 * spending / users.world_gdp_usd_per_year,
             "fleet_power_gw": self._fleet_power_gw(),
+            "shells_gw": built / 1e6,
+            "shells_building_gw": building / 1e6,
+            "shell_capex_usd": self.ledger.flow("shell_capex"),
+            "shell_book_value_usd": shell_book,
             "lab_funding_requested_usd": self.investors.requested,
             "lab_funding_usd": self.ledger.flow("funding"),
             "investor_inflow_usd": self.investors.inflow,
@@ -688,7 +699,7 @@ class AIMarketModel(mesa.Model):
             "stranded_book_value_usd": book * (1 - utilization),
             "hyperscaler_profit_usd": sum(hs.profit for hs in self.hyperscalers),
             "cancellation_penalties_usd": self.ledger.flow("cancellation_penalty"),
-            "hyperscaler_roic_per_year": self._roic(book),
+            "hyperscaler_roic_per_year": self._roic(sum(hs.invested for hs in self.hyperscalers)),
             "tobin_q": self._tobin_q(),
             "lab_profit_usd": sum(lab.revenue - lab.compute_spend for lab in labs),
             "hyperscaler_cash_usd": sum(hs.cash for hs in self.hyperscalers),
@@ -701,13 +712,14 @@ class AIMarketModel(mesa.Model):
         m.update(self.bubble.update(available, demand, utilization, capex))
         self.metrics = m
 
-    def _roic(self, book: float) -> float:
-        """Hyperscalers' return on the fleet's book value, annualised: profit before interest
-        (NOPAT, taxes aside) over invested capital, to set against the cost of capital."""
-        if book <= 0:
+    def _roic(self, invested: float) -> float:
+        """Builders' return on invested capital (the GPU fleet and the shells, at book value),
+        annualised: profit before interest (NOPAT, taxes aside), to set against the cost of
+        capital."""
+        if invested <= 0:
             return 0.0
         interest = self.ledger.flow("interest")
-        return 12 * (sum(hs.profit for hs in self.hyperscalers) + interest) / book
+        return 12 * (sum(hs.profit for hs in self.hyperscalers) + interest) / invested
 
     def _tobin_q(self) -> float:
         """Capacity-weighted q of the builders at their last plan (1 at month 0)."""

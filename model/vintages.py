@@ -4,7 +4,9 @@ An investor judges a GPU by its cash flows, not by its book value: the price pai
 delivered, then each month its rent less its operating cost. The fleet's cohorts carry book
 values for the accounts; this book keeps the cash record per vintage (delivery month, summed
 over builders), from which `aibubble.finance` computes IRR, NPV and payback. Impairments and
-defaults change book values, not cash, so they do not enter here.
+defaults change book values, not cash, so they do not enter here. A vintage is its GPUs: the
+shells they sit in outlive several vintages, so their cost is in the fleet's capex and return
+on invested capital, not in a vintage's IRR.
 """
 
 from __future__ import annotations

@@ -263,9 +263,14 @@ def test_user_cost_is_the_price_times_rate_plus_depreciation_plus_attrition_per_
     world = World()
     hs = hyperscaler(world, discount_rate_per_year=0.12, book_life_months=72, failure_rate_per_year=0.09)
     # 40,000 x (0.12 + 12 / 72 + 0.09) / (12 x 730) + 0.45 = 1.71994 + 0.45 $/h
-    assert hs.user_cost(40_000.0, 0.45) == pytest.approx(40_000 * (0.12 + 1 / 6 + 0.09) / 8760 + 0.45)
-    assert hs.user_cost(40_000.0, 0.45) == pytest.approx(2.16994, abs=1e-5)
-    assert hs.user_cost(0.0, 0.45) == 0.45
+    assert hs.user_cost(40_000.0, 0.45, 0.0) == pytest.approx(40_000 * (0.12 + 1 / 6 + 0.09) / 8760 + 0.45)
+    assert hs.user_cost(40_000.0, 0.45, 0.0) == pytest.approx(2.16994, abs=1e-5)
+    assert hs.user_cost(0.0, 0.45, 0.0) == 0.45
+    # a shell of $14,040 a new H100e (1.2 kW at $11,700) costs its return and 1/20 a year
+    shell = hs.user_cost(40_000.0, 0.45, 14_040.0) - hs.user_cost(40_000.0, 0.45, 0.0)
+    assert shell == pytest.approx(14_040 * (0.12 + 12 / 240) / 8760)
+    assert hs.shell_usd_per_h100e(0) == pytest.approx(14_040.0)
+    assert hs.shell_usd_per_h100e(30) == pytest.approx(7_020.0)  # 2.5 years: twice the H100e per kW
 
 
 def test_q_is_the_realised_rent_at_the_planned_headroom_over_the_user_cost_at_the_quoted_price():
@@ -276,11 +281,47 @@ def test_q_is_the_realised_rent_at_the_planned_headroom_over_the_user_cost_at_th
     hs.demand_history = [1000.0] * 13
     hs.realised_price = 3.0
     rate = (0.12 + 12 / 72 + 0.09) / (12 * H)
+    shell = 11_700 * 1.2 * (0.12 + 12 / 240) / (12 * H)  # its shell's user cost, per H100e-hour
     hs.plan_orders(0, vendor(), lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=0.45)
-    assert hs.q == pytest.approx(3.0 * 0.85 / (40_000 * rate + 0.45))  # $40k: no discount
+    assert hs.q == pytest.approx(3.0 * 0.85 / (40_000 * rate + shell + 0.45))  # $40k: no discount
     glut = GpuMarketConfig(production_h100e_per_month=1e6)  # empty book: the 20 % discount
     hs.plan_orders(0, GpuVendor(glut, EfficiencyConfig(), 1e6), 4.0, 1.0, 0.45)
-    assert hs.q == pytest.approx(3.0 * 0.85 / (0.8 * 40_000 * rate + 0.45))
+    assert hs.q == pytest.approx(3.0 * 0.85 / (0.8 * 40_000 * rate + shell + 0.45))
+
+
+def test_builders_start_shells_for_the_fleet_they_expect_when_the_shells_are_built():
+    """At month 0 a GPU is one H100e and 1.2 kW. Demand grows 3 % a month: over the 18 months
+    a shell takes, the builder expects 1000 x 1.03^18 H100e, at month 18's price-performance
+    (2^(18/30) H100e per GPU), beyond the 1000 it has and the 300 it has ordered (delivered at
+    month 4's)."""
+    world = World()
+    hs = hyperscaler(world, cash=1e12, **PLANNING)
+    hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
+    hs.demand_history = [1000.0 * 1.03 ** (k - 12) for k in range(13)]
+    gpus = vendor()
+    gpus.place(hs.unique_id, 300.0, -1)
+    hs.plan_orders(0, gpus, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=0.45)
+    later = 1000.0 * 1.03**18
+
+    def wanted(pipeline: float) -> float:
+        return 1.2 * (1000.0 + pipeline / 2 ** (4 / 30) + (later - 1000.0 - pipeline) / 2 ** (18 / 30))
+
+    pipeline = 300.0 + hs.orders
+    assert hs.shells.building_kw == pytest.approx(wanted(pipeline))
+    # a month on, the shells it is building count: it adds only what its next order needs
+    # sooner (the GPUs of an order come at month 4's price-performance, not month 18's)
+    hs.plan_orders(0, gpus, lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=0.45)
+    assert hs.shells.building_kw == pytest.approx(wanted(pipeline + hs.orders))
+
+
+def test_builders_that_expect_a_shrinking_market_start_no_shells():
+    world = World()
+    hs = hyperscaler(world, cash=1e12, **PLANNING)
+    hs.add_cohort(0, 1000.0, 0.5, 4e7, 4e7)
+    hs.shells.open(np.array([1200.0]), np.array([0.0]), np.zeros(hs.cfg.shell_build_months))
+    hs.demand_history = [1000.0 * 0.97 ** (k - 12) for k in range(13)]
+    hs.plan_orders(0, vendor(), lead_time=4.0, rivals_growth=1.0, opex_usd_per_gpu_hour=0.45)
+    assert hs.shells.building_kw == 0.0
 
 
 def test_forecast_extrapolates_log_growth_scaled_by_optimism_and_capped():
@@ -596,6 +637,7 @@ def test_between_impairment_tests_nothing_is_written_down_for_rental_value():
 def test_a_delivery_is_paid_through_the_ledger_and_enters_service_as_a_new_cohort():
     world = World()
     hs = hyperscaler(world, cash=5e6)
+    hs.shells.open(np.array([1000.0]), np.array([0.0]), np.zeros(hs.cfg.shell_build_months))  # empty
     order = Order(hs.unique_id, 50.0, 30_000.0, 0)
     hs.take_delivery(4, order, opex_usd_per_gpu_hour=0.3)
     hs.take_delivery(4, order, opex_usd_per_gpu_hour=0.3)
@@ -603,6 +645,18 @@ def test_a_delivery_is_paid_through_the_ledger_and_enters_service_as_a_new_cohor
     assert (hs.deliveries, hs.capex) == pytest.approx((100.0, 3e6))
     assert list(hs.born) == [4, 4] and hs.book == pytest.approx([1.5e6, 1.5e6])
     assert hs.cost == pytest.approx([1.5e6, 1.5e6]) and hs.opex == pytest.approx([0.3, 0.3])
+
+
+def test_gpus_delivered_without_an_empty_shell_get_one_bought_built():
+    """Month 0's GPU is one H100e; 50 of them need 60 kW at 1.2 kW each, at $11,700 a kW."""
+    world = World()
+    hs = hyperscaler(world, cash=5e6)
+    hs.shells.open(np.array([20.0]), np.array([0.0]), np.zeros(hs.cfg.shell_build_months))
+    hs.take_delivery(0, Order(hs.unique_id, 50.0, 30_000.0, 0), opex_usd_per_gpu_hour=0.3)
+    shell = (60.0 - 20.0) * 11_700.0
+    assert world.ledger.flow("shell_capex") == pytest.approx(shell) and hs.shell_capex == pytest.approx(shell)
+    assert hs.capex == pytest.approx(1.5e6 + shell) and hs.cash == pytest.approx(5e6 - 1.5e6 - shell)
+    assert hs.shells.kw == pytest.approx(60.0) and hs.shells.book == pytest.approx(60.0 * 11_700.0)
 
 
 def test_a_host_short_of_cash_borrows_exactly_the_shortfall():

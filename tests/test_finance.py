@@ -64,12 +64,14 @@ def test_economic_life_is_when_the_falling_rent_meets_operating_cost():
 
 
 def _market(months: int, capex: float, spending: float) -> pd.DataFrame:
-    """A constructed model frame: constant monthly capex and AI spending, nothing else moving."""
+    """A constructed model frame: constant monthly capex (a quarter of it on shells) and AI
+    spending, nothing else moving."""
     n = months + 1
     return pd.DataFrame(
         {
             "year": CFG.run.start_year + np.arange(n) / 12,
             "capex_usd": capex,
+            "shell_capex_usd": capex / 4,
             "ai_spending_usd": spending,
             "compute_rent_usd": 1e9,
             "fleet_opex_usd": 2e8,
@@ -88,8 +90,9 @@ def test_revenue_gap_and_gauges_of_a_constructed_market_match_their_formulas():
     fin = finance.finance_frame(_market(24, capex, spending), CFG)
     last = fin.iloc[-1]
     f = CFG.finance
-    required = 12 * capex * f.datacentre_cost_multiple / (1 - f.end_user_gross_margin)
-    assert last["required_revenue_usd_per_year"] == pytest.approx(required)  # = 48 x monthly capex
+    # Cahn's multiple applies to the GPUs; it stands for the shells and power around them
+    required = 12 * 0.75 * capex * f.datacentre_cost_multiple / (1 - f.end_user_gross_margin)
+    assert last["required_revenue_usd_per_year"] == pytest.approx(required)  # = 36 x monthly capex
     assert last["revenue_gap_usd_per_year"] == pytest.approx(required - 12 * spending)
     assert last["capex_to_ai_revenue"] == pytest.approx(capex / spending)
     assert last["debt_funded_share_of_capex"] == pytest.approx(0.25)
@@ -123,7 +126,8 @@ def test_the_vintage_record_reconciles_with_the_ledger_of_a_full_run(glut_run):
     frame = m.model_frame()
     book = m.vintages
     in_run = book.vintages >= 0
-    assert book.cost[in_run].sum() == pytest.approx(frame["capex_usd"].sum(), rel=1e-12)
+    gpus = frame["capex_usd"] - frame["shell_capex_usd"]  # a vintage is its GPUs; shells are apart
+    assert book.cost[in_run].sum() == pytest.approx(gpus.sum(), rel=1e-12)
     margins = book.margin.sum(axis=0)[1 : len(frame)]
     assert np.allclose(margins, (frame["compute_rent_usd"] - frame["fleet_opex_usd"]).iloc[1:], rtol=1e-9)
     assert m.in_service_by_vintage().sum() == pytest.approx(m.total_installed, rel=1e-12)

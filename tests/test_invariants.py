@@ -36,6 +36,10 @@ NON_NEGATIVE = [
     "spot_price_usd_per_gpu_hour",
     "reserved_price_usd_per_gpu_hour",
     "capex_usd",
+    "shell_capex_usd",
+    "shells_gw",
+    "shells_building_gw",
+    "shell_book_value_usd",
     "gpu_orders_h100e",
     "gpu_backlog_h100e",
     "gpu_price_usd_per_h100e",
@@ -72,7 +76,8 @@ def step_and_check(model: AIMarketModel, steps: int) -> None:
         hs_after, labs_after = _cash(model)
         hs_flows = (
             f("capital_allocation") + f("compute_rent") + f("borrowing")
-            - f("opex") - f("interest") - f("repayment") - f("capex") - f("cancellation_penalty")
+            - f("opex") - f("interest") - f("repayment") - f("capex") - f("shell_capex")
+            - f("cancellation_penalty")
         )  # fmt: skip
         lab_flows = f("ai_spending") + f("funding") - f("compute_rent") - f("liquidation")
         # a change in cash is read off two balances: it carries their rounding (a month of a few
@@ -82,15 +87,19 @@ def step_and_check(model: AIMarketModel, steps: int) -> None:
         assert math.isclose(hs_after - hs_before, hs_flows, rel_tol=1e-9, abs_tol=hs_tol)
         assert math.isclose(labs_after - labs_before, lab_flows, rel_tol=1e-9, abs_tol=lab_tol)
         # profit reconciles with cash: the change in cash is profit plus its non-cash charges
-        # (depreciation, write-downs), less investment (capex), plus equity and net borrowing
+        # (depreciation of GPUs and shells, write-downs), less investment (capex on GPUs and
+        # shells), plus equity and net borrowing
         hyperscalers = model.hyperscalers
         reconciled = (
             sum(h.profit + h.depreciation + h.write_downs for h in hyperscalers)
-            - f("capex") + f("capital_allocation") + f("borrowing") - f("repayment")
+            - f("capex") - f("shell_capex") + f("capital_allocation") + f("borrowing") - f("repayment")
         )  # fmt: skip
         assert math.isclose(hs_after - hs_before, reconciled, rel_tol=1e-9, abs_tol=hs_tol)
         assert math.isclose(m["ai_spending_usd"], f("ai_spending"))
-        assert math.isclose(m["capex_usd"], f("capex"))
+        assert math.isclose(m["capex_usd"], f("capex") + f("shell_capex"))
+        assert math.isclose(m["shell_capex_usd"], f("shell_capex"))
+        # every GPU in service sits in a shell (one is bought built when none is empty)
+        assert m["fleet_power_gw"] <= m["shells_gw"] * (1 + 1e-9)
         # a micro-dollar of slack: pro-rata grants of denormal amounts round
         assert f("funding") <= (powder + model.investors.inflow) * (1 + 1e-9) + 1e-6, (
             "funding beyond the pool"

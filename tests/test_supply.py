@@ -129,16 +129,12 @@ def test_the_null_run_settles_into_a_smooth_market(null_runs):
         assert 0.5 <= df["tobin_q"].iloc[-12:].mean() <= 2.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with labs planning training 6.6 months ahead the null run gluts late in seeds 1 and 3, "
-    "and the builders' ROIC averages -12.6, -13.0 and -14.4 %/yr after year 2 (medians +0.5 to "
-    "+1.8 %), just below -r = -12 %",
-)
 def test_the_builders_earn_about_their_cost_of_capital_in_the_null_run(null_runs):
-    """Measured at the calibrated medians (seeds 1-3): ROIC averages -9 to -11 %/yr after the
-    first two years (median -1 to +1 %), above -r = -12 %: builders that want inference capacity
-    at the user cost build less when rents fall short of it."""
+    """Measured at the calibrated medians (seeds 1-3): ROIC on the GPUs and shells averages
+    -5.8, -7.0 and -6.8 %/yr after the first two years (medians -1.0 to -1.6 %), above
+    -r = -12 %: builders that want inference capacity at the user cost build less when rents
+    fall short of it. (Before shells were an asset apart, -12.6 to -14.4 %/yr: a strict xfail.)
+    The null run still earns less than r; the bound asks only that it not lose it."""
     for model in null_runs:
         df = model.model_frame().iloc[24:]
         r = model.config.hyperscalers.discount_rate_per_year
@@ -147,7 +143,7 @@ def test_the_builders_earn_about_their_cost_of_capital_in_the_null_run(null_runs
 
 @pytest.mark.xfail(
     strict=True,
-    reason="with labs planning training 6.6 months ahead, 6 of the 20 labs raise in one month "
+    reason="with labs planning training 5.7 months ahead, 6 of the 20 labs raise in one month "
     "twice after year 2 at seed 1 (4 at most at seeds 2 and 3; a quarter is 5)",
 )
 def test_the_null_run_has_no_funding_waves(null_runs):
@@ -182,7 +178,9 @@ def _median(frames, f) -> float:
 
 
 def test_capex_of_2024_25_lies_within_the_record(record_runs):
-    """docs/sources.md#company-filings, within +-40 % (in sample)."""
+    """docs/sources.md#company-filings, within +-40 % (in sample). Measured at the medians
+    (seeds 1-3): $249-255B in 2024 (record $223B; $91-94B of it on shells for the next years'
+    GPUs) and $376-402B in 2025 (record $410B)."""
     for year, real in ((2024, 223e9), (2025, 410e9)):
         i = year - 2024
         capex = _median(record_runs, lambda df, i=i: df["capex_usd"].iloc[12 * i + 1 : 12 * i + 13].sum())
@@ -191,7 +189,7 @@ def test_capex_of_2024_25_lies_within_the_record(record_runs):
 
 def test_the_rental_price_of_2024_25_lies_within_the_record(record_runs):
     """docs/sources.md#semianalysis-rental, within +-40 % (in sample). Measured at the medians
-    (seeds 1-3): $2.16-2.33 in October 2024 (record $2.99) and $1.33-1.43 in October 2025
+    (seeds 1-3): $2.11-2.31 in October 2024 (record $2.99) and $1.16-1.30 in October 2025
     (record $1.70)."""
     for month, real in ((9, 2.99), (21, 1.70)):
         rent = _median(record_runs, lambda df, m=month: df["spot_price_usd_per_gpu_hour"].iloc[m])
@@ -200,10 +198,11 @@ def test_the_rental_price_of_2024_25_lies_within_the_record(record_runs):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="builders want more capacity than the vendor makes, so at the calibrated medians the "
-    "2025 backlog runs to 7.3-8.1 months (seeds 1-3; record 3-6; within in 43 % of posterior "
-    "draws) and the price paid is 1.7-1.8x the all-in list price (the allocation premium): the "
-    "vendor's side of issue 12",
+    reason="builders want a little more capacity than the vendor makes, so at the calibrated "
+    "medians the 2025 backlog runs to 5.6-6.1 months (seeds 1-3; record 3-6; within one "
+    "uncertainty in 71 % of posterior draws) and the price paid is 1.4-1.5x the list price "
+    "(the allocation premium of a backlog above the normal 3 months): the vendor's side of "
+    "issue 12",
 )
 def test_lead_time_and_gpu_price_paid_of_2025_lie_within_the_record(record_runs):
     """Lead times ~3-6 months in 2025 (sources.md#gpu-trade-press); price paid near the
@@ -255,10 +254,11 @@ def test_builders_want_inference_capacity_where_its_rent_meets_the_user_cost():
     wanted = m._wanted_capacity(t, need, no_training)
     builders = cfg.hyperscalers
     opex = builders.opex_usd_per_gpu_hour / m.vendor.hardware_performance(t)
+    shell = builders.shell_cost_usd_per_kw * builders.power_kw_per_gpu / m.vendor.hardware_performance(t)
     q = (
         m.reference_price
         * builders.target_utilization
-        / m.hyperscalers[0].user_cost(m.vendor.price_usd_per_h100e(t), opex)
+        / m.hyperscalers[0].user_cost(m.vendor.price_usd_per_h100e(t), opex, shell)
     )
     users = cfg.users
     eta = users.demand_elasticity * (1 - (1 - users.adjustment_per_month) ** builders.planning_horizon_months)

@@ -1484,9 +1484,10 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "estimated the parameters that no source pins down against them, with others of the same "
         "years (config/targets/), so a pass here is partly by construction. The 2026 figures "
         "(capex guidance, the March 2026 H100 rental) are out of sample: predictions, never fitted. "
-        "Model capex covers the compute fleet (GPUs plus servers, network and a data-centre share) "
-        "of all hyperscalers; Big-4 capex also includes land and buildings, so a match within "
-        "+-40 % is what can be asked. Installed compute is the hyperscalers' fleet.",
+        "Model capex covers the builders' GPUs (with servers and network) and the data-centre "
+        "shells they sit in (buildings, power and cooling); Big-4 capex also includes land and "
+        "non-AI buildings, so a match within +-40 % is what can be asked. Installed compute is "
+        "the hyperscalers' fleet.",
         "",
         check_table(calib),
         "",
