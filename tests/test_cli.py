@@ -132,6 +132,22 @@ def test_run_dashboard_is_a_valid_png_over_10_kB(shell_run):
     assert_valid_png(only_run_folder(out) / "dashboard.png", min_bytes=10_000)
 
 
+def test_the_capex_panel_shows_the_part_spent_on_shells_and_reads_folders_from_before_them(shell_run):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from aibubble.experiments import plots
+
+    _, out = shell_run
+    frame = pd.read_parquet(only_run_folder(out) / "model.parquet")
+    for df, shown in ((frame, True), (frame.drop(columns="shell_capex_usd"), False)):
+        fig = plots.dashboard(df, None, {}, "a run")
+        (capex,) = [ax for ax in fig.axes if ax.get_title().startswith("(c)")]
+        labels = [text.get_text() for text in capex.get_legend().get_texts()]
+        assert ("of which shells" in labels) is shown, labels
+        assert labels[0] == "capex (GPUs and data-centre shells)"
+
+
 def test_a_mistake_typed_in_a_shell_gives_one_error_line_and_no_traceback(tmp_path):
     out = tmp_path / "runs"
     out.mkdir()

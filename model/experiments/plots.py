@@ -275,11 +275,15 @@ def panel_prices(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
 
 
 def panel_capex(ax: Axes, df: pd.DataFrame, x: pd.Series, spans) -> None:
-    """Panel (c): capex as an area, GPU orders, backlog and cancellations on the right."""
+    """Panel (c): capex as an area, the part spent on data-centre shells darker beneath it;
+    GPU orders, backlog and cancellations on the right."""
     ax.set_title("(c) Capex and the GPU order book")
     capex = series(df, "capex_usd", BILLION)
     if capex is not None:
         ax.fill_between(x, 0, capex.fillna(0), color="tab:grey", alpha=0.35, label=label("capex_usd"))
+    shells = series(df, "shell_capex_usd", BILLION)  # absent from run folders older than shells
+    if shells is not None:
+        ax.fill_between(x, 0, shells.fillna(0), color="tab:brown", alpha=0.45, label="of which shells")
     ax.set_ylabel(f"{label('capex_usd')}, {unit('capex_usd', BILLION)}")
     ax.set_ylim(bottom=0)
     twin = ax.twinx()
