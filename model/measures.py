@@ -142,6 +142,8 @@ OUTCOMES: dict[str, Measure] = _table(
     ("labs_alive", "labs", "labs alive"),
     ("final_utilization", "fraction", "final utilization"),
     ("final_installed_capacity_h100e", "H100e", "final installed capacity"),
+    ("peak_empty_shell_share", "fraction of shells", "data-centre shells empty (peak)"),
+    ("final_shells_gw", "GW of critical load", "data-centre shells at the end"),
     ("revenue_gap_peak_usd_per_year", "USD per year", "peak revenue gap (Sequoia)"),
     ("vintage_npv_usd", "USD", "GPU vintages' NPV at the cost of capital"),
     ("worst_vintage_irr_per_year", "fraction per year", "worst GPU vintage's expected IRR"),

@@ -96,9 +96,20 @@ def run_summary(df: pd.DataFrame, events: pd.DataFrame, cfg: Config, seed: Any) 
         "labs_alive": int(df["labs_alive"].iloc[-1]),
         "final_utilization": float(util[-1]),
         "final_installed_capacity_h100e": float(df["installed_capacity_h100e"].iloc[-1]),
+        # the shells a glut leaves standing: the part of the build-out that survives it
+        "peak_empty_shell_share": _peak_empty_share(df),
+        "final_shells_gw": float(df["shells_gw"].iloc[-1]),
         "episodes": [e.as_dict() for e in episodes],
         "events": {str(k): int(v) for k, v in events["kind"].value_counts().items()},
     }
+
+
+def _peak_empty_share(df: pd.DataFrame) -> float:
+    """The largest share of the built shells' kW that no GPU in service needed in any month."""
+    shells = df["shells_gw"].to_numpy(float)
+    power = df["fleet_power_gw"].to_numpy(float)
+    built = shells > 0
+    return float(np.max(1 - power[built] / shells[built], initial=0.0))
 
 
 def efficiency_elasticity(

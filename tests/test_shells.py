@@ -72,6 +72,9 @@ def test_shells_are_built_ahead_of_the_fleet_and_outlast_its_glut(glut_run):
     # a glut empties shells; they stay on the books, depreciating over decades
     empty = 1 - frame["fleet_power_gw"] / built
     assert frame["glut"].any() and empty[frame["glut"].astype(bool)].max() > 0.2
+    summary = glut_run.summary()  # what survives the glut, in the run's summary
+    assert summary["peak_empty_shell_share"] == pytest.approx(empty.max())
+    assert summary["final_shells_gw"] == pytest.approx(built.iloc[-1])
     assert frame["shell_book_value_usd"].iloc[-1] > 0.5 * frame["shell_book_value_usd"].max()
 
 

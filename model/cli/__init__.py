@@ -76,6 +76,7 @@ _SUMMARY_FORMATS: dict[str, Callable[[Any], str]] = {
     "reabsorption_months": _num("d", 1, " months"),
     "bankruptcies": _num("d"),
     "final_utilization": _num(".1f", 100, " %"),
+    "peak_empty_shell_share": _num(".1f", 100, " %"),
     "revenue_gap_peak_usd_per_year": _num(",.0f", 1 / BILLION, " $bn/year"),
     "vintage_npv_usd": _num(",.0f", 1 / BILLION, " $bn"),
     "worst_vintage_irr_per_year": _num(".1f", 100, " %/year"),
