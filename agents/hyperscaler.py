@@ -130,6 +130,12 @@ class Hyperscaler(mesa.Agent):
         """USD of invested capital: the GPU fleet and the shells, built or being built."""
         return self.book_value + self.shells.assets
 
+    def kw_per_h100e_at(self, step: float) -> float:
+        """kW of critical load an H100e bought at `step` needs: `power_kw_per_gpu` per physical
+        GPU, and a later GPU is more H100e."""
+        years = self.model.config.efficiency.hardware_doubling_years
+        return self.cfg.power_kw_per_gpu / hardware_performance(step, years)
+
     def fleet_kw(self) -> float:
         """kW of critical load the GPUs in service need: physical GPUs (H100e over each
         cohort's price-performance) at `power_kw_per_gpu`."""
@@ -141,8 +147,7 @@ class Hyperscaler(mesa.Agent):
         self.opex = _appended(self.opex, opex)
         self.cost = _appended(self.cost, cost)
         self.book = _appended(self.book, book)
-        years = self.model.config.efficiency.hardware_doubling_years
-        kw = self.cfg.power_kw_per_gpu / hardware_performance(step, years)
+        kw = self.kw_per_h100e_at(step)
         self.kw_per_h100e = _appended(self.kw_per_h100e, kw)
         self._fleet_kw += h100e * kw
 
@@ -374,8 +379,7 @@ class Hyperscaler(mesa.Agent):
 
     def shell_usd_per_h100e(self, step: float) -> float:
         """USD of shell a new H100e needs at `step` (a later GPU is more H100e per kW)."""
-        years = self.model.config.efficiency.hardware_doubling_years
-        return self.cfg.shell_cost_usd_per_kw * self.cfg.power_kw_per_gpu / hardware_performance(step, years)
+        return self.cfg.shell_cost_usd_per_kw * self.kw_per_h100e_at(step)
 
     def user_cost(
         self, price_usd_per_h100e: float, opex_usd_per_gpu_hour: float, shell_usd_per_h100e: float
@@ -441,14 +445,12 @@ class Hyperscaler(mesa.Agent):
         money it can commit."""
         cfg = self.cfg
         months = cfg.shell_build_months
-        years = self.model.config.efficiency.hardware_doubling_years
         later = self.demand_history[-1] * math.exp(self.forecast_growth() * months)
         beyond = max(later - self.installed - pipeline, 0.0)
-        gpus = pipeline / hardware_performance(step + lead_time, years) + beyond / hardware_performance(
-            step + months, years
-        )
+        kw_soon, kw_later = self.kw_per_h100e_at(step + lead_time), self.kw_per_h100e_at(step + months)
+        need = pipeline * kw_soon + beyond * kw_later
         have = self.shells.kw + self.shells.building_kw
-        kw = self.fleet_kw() + gpus * cfg.power_kw_per_gpu - have
+        kw = self.fleet_kw() + need - have
         cost = cfg.shell_cost_usd_per_kw
         if kw > 0 and cost > 0:
             kw = min(kw, self.capex_room(pipeline_value) / cost)

@@ -34,7 +34,7 @@ from aibubble.contracts import ContractBook, split_reservations
 from aibubble.efficiency import Diffusion
 from aibubble.episodes import episode_events, find_episodes
 from aibubble.events import EventLog
-from aibubble.gpu_market import GpuVendor, hardware_performance
+from aibubble.gpu_market import GpuVendor
 from aibubble.investors import InvestorPool
 from aibubble.ledger import Ledger
 from aibubble.measures import DAYS_PER_MONTH, HOURS_PER_MONTH, SERIES
@@ -609,12 +609,9 @@ class AIMarketModel(mesa.Model):
     # ------------------------------------------------------------------ observation
     def _fleet_power_gw(self) -> float:
         """GW the fleet in service draws at full use: its physical GPUs (H100e over each
-        cohort's price-performance) at `power_kw_per_gpu` each, a physical guard."""
-        years = self.config.efficiency.hardware_doubling_years
-        born = np.concatenate([hs.born for hs in self.hyperscalers])
-        h100e = np.concatenate([hs.h100e for hs in self.hyperscalers])
-        gpus = float(h100e @ (1.0 / hardware_performance(born, years)))
-        return gpus * self.config.hyperscalers.power_kw_per_gpu / 1e6
+        cohort's price-performance) at `power_kw_per_gpu` each, a physical guard; the builders
+        keep their fleets' kW as cohorts come, fail and go."""
+        return sum(hs.fleet_kw() for hs in self.hyperscalers) / 1e6
 
     def _observe(self, clearing, used: float, available: float, inference: float, training: float) -> None:
         """Model-level measures (`model.measures.SERIES`) and the glut indicators.

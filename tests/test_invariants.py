@@ -27,6 +27,7 @@ from aibubble.config import (
     load_config,
     scenario_names,
 )
+from aibubble.gpu_market import hardware_performance
 from aibubble.measures import DAYS_PER_MONTH
 
 NON_NEGATIVE = [
@@ -98,7 +99,12 @@ def step_and_check(model: AIMarketModel, steps: int) -> None:
         assert math.isclose(m["ai_spending_usd"], f("ai_spending"))
         assert math.isclose(m["capex_usd"], f("capex") + f("shell_capex"))
         assert math.isclose(m["shell_capex_usd"], f("shell_capex"))
-        # every GPU in service sits in a shell (one is bought built when none is empty)
+        # the builders' running kW is their cohorts' physical GPUs at power_kw_per_gpu, and every
+        # GPU in service sits in a shell (one is bought built when none is empty)
+        years = model.config.efficiency.hardware_doubling_years
+        gpus = sum(float(h.h100e @ (1.0 / hardware_performance(h.born, years))) for h in hyperscalers)
+        power = gpus * model.config.hyperscalers.power_kw_per_gpu / 1e6
+        assert math.isclose(m["fleet_power_gw"], power, rel_tol=1e-9)
         assert m["fleet_power_gw"] <= m["shells_gw"] * (1 + 1e-9)
         # a micro-dollar of slack: pro-rata grants of denormal amounts round
         assert f("funding") <= (powder + model.investors.inflow) * (1 + 1e-9) + 1e-6, (
