@@ -4,10 +4,11 @@ A lab's efficiency (tokens per H100e-month) is the background algorithmic progre
 gains of the discoveries it has adopted. Its token price is its compute cost per token times
 a markup that competition limits: the Bertrand-Nash markup of a logit market, where a lab
 with share s facing choice sensitivity beta and usage elasticity eps has Lerner index
-1 / (beta (1 - s) + eps). Training budgets are set in dollars from smoothed revenue and
-cash, so cheaper compute buys bigger runs; `capability_share` says how much of an efficiency
-gain labs spend on capability (more effective compute) rather than on cost (fewer
-GPU-hours). Labs reserve part of their needs on long contracts (take-or-pay), buy the rest
+1 / (beta (1 - s) + eps). A lab trains as far as the return pays: effective training compute
+raises its revenue, which investors value at a multiple, and it buys compute until the value of
+a unit more equals its rent, within what its gross profit and cash allow; `capability_share`
+says how much of a fall in the price of effective compute (an efficiency gain, or a cheaper
+rent) labs spend on capability (more effective compute) rather than on cost (fewer dollars). Labs reserve part of their needs on long contracts (take-or-pay), buy the rest
 spot, ask investors for a round while revenue grows (the investor pool,
 `model/investors.py`, decides how much of it they get), and go bankrupt when they cannot pay
 a compute bill.
@@ -71,6 +72,7 @@ class AILab(mesa.Agent):
         self.tokens_demanded = 0.0
         self.unpaid = 0.0  # USD it failed to pay when it went bankrupt
         self.training_plan = 0.0  # USD per month of training it has planned for this month
+        self.want0 = 0.0  # its month-0 return spending X0 times month 0's efficiency (USD per month)
 
     # --- measures ---------------------------------------------------------------
     @property
@@ -119,30 +121,70 @@ class AILab(mesa.Agent):
         """Model quality index: log of effective training compute times an exponent."""
         return self.cfg.training_quality_exponent * math.log(max(self.training_stock, 1.0))
 
-    @property
-    def training_budget(self) -> float:
-        """USD per month for training: gross profit plus cash spread over the runway, times
-        efficiency^(capability_share - 1).
+    def training_budget(self, rent: float = 1.0) -> float:
+        """USD per month for training: what its expected return justifies, within what its
+        money allows (gross profit plus cash spread over the runway).
 
-        At capability share 1 an efficiency gain is spent on capability: the same dollars buy
-        the same GPU-hours and efficiency-times more effective compute. At 0 it is spent on
-        cost: the same effective compute for 1/efficiency of the dollars. A lab investors would
-        not fund now (revenue not growing), or whose last request they rationed, conserves its
-        cash.
+        `rent` is the market's smoothed rent relative to month 0. With `training_on_returns`
+        off, the budget is the money alone times efficiency^(capability_share - 1), the rule
+        before. A lab investors would not fund now (revenue not growing), or whose last request
+        they rationed, stretches its cash over a longer runway.
         """
         fundable = self.can_raise() and not self.rationed
         runway = self.cfg.training_runway_months * (1.0 if fundable else self.cfg.conserve_factor)
-        budget = max(self.gross_ema, 0.0) + max(self.cash, 0.0) / runway
+        money = max(self.gross_ema, 0.0) + max(self.cash, 0.0) / runway
+        if self.cfg.training_on_returns:
+            return min(self.training_want(rent), money)
         saved = self.cfg.capability_share - 1.0
-        return budget * self.efficiency**saved if saved else budget
+        return money * self.efficiency**saved if saved else money
+
+    def training_want(self, rent: float = 1.0) -> float:
+        """USD per month of training whose marginal return, at investors' valuation, pays its
+        cost: W = X^sigma (X0 rent / E)^(1 - sigma).
+
+        X = eps_K V (g + delta) / 12 is what a lab with log quality spends: it keeps its
+        effective training compute where a unit more raises its value V (investors' multiple of
+        its annual revenue) by what the unit costs, so spending follows the growth of that target
+        (g, its revenue's log growth a year, extrapolated) plus the obsolescence of its models
+        (delta), at the elasticity eps_K of its revenue to its training (`revenue_training_
+        elasticity`). Log quality is unit elastic in the price of effective compute (rent / E);
+        the capability share sigma is that elasticity: at 1 the same dollars buy more effective
+        compute when it gets cheaper, at 0 the lab buys the effective compute it bought at month
+        0 (X0) for less.
+        """
+        x = self.return_spending()
+        sigma = self.cfg.capability_share
+        if sigma >= 1.0:
+            return x
+        return x**sigma * (self.want0 * rent / self.efficiency) ** (1.0 - sigma)
+
+    def return_spending(self) -> float:
+        """X: USD per month a log-quality lab spends on training (sigma = 1)."""
+        cfg = self.cfg
+        value = cfg.valuation_revenue_multiple * 12.0 * max(self.revenue_ema, 0.0)
+        growth = math.log(max(self.revenue_growth(), 1.0))  # it does not sell training it has
+        return self.revenue_training_elasticity() * value * (growth + cfg.model_obsolescence_per_year) / 12.0
+
+    def revenue_training_elasticity(self) -> float:
+        """eps_K: the elasticity of the lab's revenue to its effective training compute.
+
+        Quality a ln K moves its logit share by quality_sensitivity a (1 - s); capability raises
+        every user's usage with elasticity xi, of which the lab keeps its share s.
+        """
+        users = self.model.config.users
+        s = self.share
+        return self.cfg.training_quality_exponent * users.quality_sensitivity * (1.0 - s) + (
+            users.capability_usefulness_elasticity * s
+        )
 
     # --- decisions ----------------------------------------------------------------
-    def plan_training(self) -> float:
+    def plan_training(self, rent: float = 1.0) -> float:
         """USD of training this month: the plan closes 1/`training_planning_months` of its gap
         to the budget, because frontier runs are planned and their compute contracted months
-        ahead; a round raised today reaches the clusters over the following months."""
+        ahead; a round raised today reaches the clusters over the following months. `rent` is
+        the smoothed rent relative to month 0."""
         months = self.cfg.training_planning_months
-        budget = self.training_budget
+        budget = self.training_budget(rent)
         if months <= 1:
             self.training_plan = budget
         else:
@@ -198,7 +240,8 @@ class AILab(mesa.Agent):
         self.tokens_demanded = tokens_demanded
         inference_cost = tokens_demanded / self.tokens_per_h100e_month * compute_price * HOURS_PER_MONTH
         self.gross_ema = revenue - inference_cost
-        self.training_plan = self.training_budget
+        self.want0 = self.return_spending() * self.efficiency
+        self.training_plan = self.training_budget()
         self.cost_ema = inference_cost + self.training_plan
 
     def open_training(self, training_usd: float) -> None:

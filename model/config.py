@@ -454,9 +454,35 @@ class LabConfig(Section):
     training_runway_months: float = P(
         24.0,
         "months",
-        "hypothesis: labs spend gross profit plus cash/this on training each month (~2-year runway)",
+        "hypothesis: labs spend on training at most gross profit plus cash/this each month "
+        "(~2-year runway); without training_on_returns they spend exactly that",
         ge=1,
         le=240,
+    )
+    training_on_returns: bool = P(
+        True,
+        "-",
+        "true: a lab trains as far as the return pays, at investors' valuation of its revenue, "
+        "within its money (docs/ODD.md 7.6; design.md#mechanisms); false: it spends gross profit "
+        "plus cash over the runway whatever the return, the rule before issue 13",
+    )
+    valuation_revenue_multiple: float = P(
+        30.0,
+        "x annual revenue",
+        "press reports (sources.md#press-lab-finance): OpenAI valued at $157B on $3.7B of 2024 "
+        "revenue and $300B on ~$13B expected for 2025, roughly 25-40x revenue; what a lab's "
+        "training is worth to it is what investors pay for the revenue it brings",
+        gt=0,
+        le=200,
+    )
+    model_obsolescence_per_year: float = P(
+        1.0,
+        "per year",
+        "hypothesis: a frontier model is overtaken within about a year (labs released a new "
+        "frontier model every 6-12 months in 2023-25), so a lab keeps training to stand still; "
+        "range 0.5-2",
+        ge=0,
+        le=12,
     )
     revenue_smoothing_months: float = P(
         6.0, "months", "hypothesis: training budgets follow revenue with a lag", ge=1, le=60

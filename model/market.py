@@ -372,7 +372,8 @@ class AIMarketModel(mesa.Model):
         need = self._inference_need()
         self._contracts(t, need)
         available = self.total_installed  # capacity in service this month
-        budgets = np.array([lab.plan_training() if lab.alive else 0.0 for lab in self.labs])
+        rent = self.reference_price / self.config.compute_market.initial_price_usd_per_gpu_hour
+        budgets = np.array([lab.plan_training(rent) if lab.alive else 0.0 for lab in self.labs])
         allocation = self._compute(need, budgets)
         self._train(allocation.training)
         host_revenue = self._money(t, allocation)

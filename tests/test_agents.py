@@ -781,17 +781,82 @@ def test_a_lab_reserves_a_share_of_its_inference_need():
     assert lab(world, reserved_share=0.7).reservation_target(200.0) == pytest.approx(140.0)
 
 
-def test_training_budget_is_gross_profit_plus_cash_over_the_runway_stretched_when_unfundable():
+def returns_lab(world: World, capability_share: float = 1.0, cash: float = 1e12, **cfg) -> AILab:
+    """A lab with $1e5 a month of revenue that grew 2x a year, 10 % of the market, and the cash
+    never binding."""
+    ai = lab(world, cash=cash, capability_share=capability_share, **cfg)
+    ai.observe_share(0.1)
+    ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
+    return ai
+
+
+def test_a_lab_trains_as_far_as_its_return_at_investors_valuation_pays():
+    """X = eps_K V (g + delta) / 12: eps_K = a beta_q (1 - s) + xi s, V = m 12 R."""
     world = World()
-    ai = lab(world, cash=2.4e6, training_runway_months=24, conserve_factor=3.0)
+    ai = returns_lab(world, valuation_revenue_multiple=30.0, model_obsolescence_per_year=1.0)
+    users = world.config.users
+    eps_k = ai.cfg.training_quality_exponent * users.quality_sensitivity * 0.9
+    eps_k += users.capability_usefulness_elasticity * 0.1
+    assert ai.revenue_training_elasticity() == pytest.approx(eps_k)
+    expected = eps_k * 30.0 * 12 * 1e5 * (math.log(2.0) + 1.0) / 12
+    assert ai.return_spending() == pytest.approx(expected)
+    # at a capability share of 1 the dollars do not depend on the rent or the efficiency
+    for rent in (0.25, 1.0, 4.0):
+        assert ai.training_budget(rent) == ai.training_want(rent) == pytest.approx(expected)
+    # investors' multiple scales it one for one
+    assert returns_lab(world, valuation_revenue_multiple=15.0).return_spending() == pytest.approx(
+        expected / 2
+    )
+
+
+def test_a_lab_whose_revenue_stopped_growing_trains_only_against_obsolescence():
+    world = World()
+    growing = returns_lab(world)
+    flat = lab(world, cash=1e12)
+    flat.observe_share(0.1)
+    flat.open_books(1e5, growth_per_year=1.0, tokens_demanded=0.0, compute_price=2.0)
+    shrinking = lab(world, cash=1e12)
+    shrinking.observe_share(0.1)
+    shrinking.open_books(1e5, growth_per_year=0.5, tokens_demanded=0.0, compute_price=2.0)
+    assert flat.return_spending() == pytest.approx(growing.return_spending() / (math.log(2.0) + 1.0))
+    assert shrinking.return_spending() == pytest.approx(flat.return_spending())  # no negative training
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.5, 1.0])
+def test_the_capability_share_is_the_elasticity_of_effective_training_to_its_price(sigma):
+    """W = X^sigma (X0 rent / E)^(1 - sigma): the effective compute bought, W E / rent, moves
+    with the price of effective compute (rent / E) with elasticity -sigma."""
+    world = World()
+    ai = returns_lab(world, capability_share=sigma)
+    x0 = ai.return_spending()
+    assert ai.training_want(1.0) == pytest.approx(x0)  # month 0: at the return
+    effective0 = x0 * ai.efficiency / 1.0
+    for rent, gain in ((0.25, 1.0), (1.0, 10.0), (0.5, 100.0)):
+        ai.gain = gain
+        bought = ai.training_want(rent) * ai.efficiency / rent
+        assert bought / effective0 == pytest.approx((rent / gain) ** -sigma)
+
+
+def test_money_caps_what_the_return_would_buy():
+    world = World()
+    rich = returns_lab(world, training_runway_months=24)
+    poor = returns_lab(world, cash=2.4e6, training_runway_months=24)
+    assert rich.training_budget() == pytest.approx(rich.training_want())
+    assert poor.training_budget() == pytest.approx(max(poor.gross_ema, 0.0) + 2.4e6 / 24)
+    assert poor.training_budget() < poor.training_want()
+
+
+def test_without_returns_the_training_budget_is_gross_profit_plus_cash_over_the_runway():
+    world = World()
+    ai = lab(world, cash=2.4e6, training_runway_months=24, conserve_factor=3.0, training_on_returns=False)
     ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)  # fundable
     ai.gross_ema = 5e4
-    assert ai.training_budget == pytest.approx(5e4 + 2.4e6 / 24)
+    assert ai.training_budget() == pytest.approx(5e4 + 2.4e6 / 24)
     ai.open_books(1e5, growth_per_year=1.0, tokens_demanded=0.0, compute_price=2.0)  # revenue flat
     ai.gross_ema = 5e4
-    assert ai.training_budget == pytest.approx(5e4 + 2.4e6 / 72)
+    assert ai.training_budget() == pytest.approx(5e4 + 2.4e6 / 72)
     ai.gross_ema = -1e9  # a gross loss does not make the budget negative
-    assert ai.training_budget == pytest.approx(2.4e6 / 72)
+    assert ai.training_budget() == pytest.approx(2.4e6 / 72)
 
 
 def test_a_lab_opens_its_books_at_month_0_costs_not_at_zero():
@@ -803,8 +868,8 @@ def test_a_lab_opens_its_books_at_month_0_costs_not_at_zero():
     ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=tokens, compute_price=2.0)
     inference_cost = tokens / ai.tokens_per_h100e_month * 2.0 * H
     assert ai.gross_ema == pytest.approx(1e5 - inference_cost)
-    assert ai.cost_ema == pytest.approx(inference_cost + ai.training_budget)
-    assert ai.training_budget == pytest.approx(max(1e5 - inference_cost, 0.0) + 2.4e6 / 24)
+    assert ai.cost_ema == pytest.approx(inference_cost + ai.training_budget())
+    assert ai.training_budget() == pytest.approx(max(1e5 - inference_cost, 0.0) + 2.4e6 / 24)
 
 
 def test_revenue_growth_is_annualised_over_the_funding_window():
@@ -1040,11 +1105,11 @@ def test_a_lab_that_plans_ahead_closes_part_of_the_gap_to_its_budget_each_month(
     world = World()
     ai = lab(world, cash=2.4e6, training_runway_months=24, training_planning_months=4)
     ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
-    budget = ai.training_budget
+    budget = ai.training_budget()
     ai.open_training(2e4)
     assert ai.training_plan == 2e4 and ai.cost_ema == pytest.approx(2e4)  # no inference here
     assert ai.plan_training() == pytest.approx(2e4 + (budget - 2e4) / 4)
     at_once = lab(world, cash=2.4e6, training_runway_months=24)  # planning months 1: at once
     at_once.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
     at_once.open_training(2e4)  # ignored: it spends its budget from month 0
-    assert at_once.plan_training() == at_once.training_budget == at_once.training_plan
+    assert at_once.plan_training() == at_once.training_budget() == at_once.training_plan
