@@ -8,10 +8,10 @@ with share s facing choice sensitivity beta and usage elasticity eps has Lerner 
 raises its revenue, which investors value at a multiple, and it buys compute until the value of
 a unit more equals its rent, within what its gross profit and cash allow; `capability_share`
 says how much of a fall in the price of effective compute (an efficiency gain, or a cheaper
-rent) labs spend on capability (more effective compute) rather than on cost (fewer dollars). Labs reserve part of their needs on long contracts (take-or-pay), buy the rest
-spot, ask investors for a round while revenue grows (the investor pool,
-`model/investors.py`, decides how much of it they get), and go bankrupt when they cannot pay
-a compute bill.
+rent) labs spend on capability (more effective compute) rather than on cost (fewer dollars).
+Labs reserve part of their needs on long contracts (take-or-pay), buy the rest spot, ask
+investors for a round while revenue grows (the investor pool, `model/investors.py`, decides
+how much of it they get), and go bankrupt when they cannot pay a compute bill.
 """
 
 from __future__ import annotations

@@ -145,20 +145,56 @@ def test_adoption_follows_bass_from_the_initial_share_in_the_full_model():
     assert share[-1] - share[0] > 0.5  # the S-curve has taken off
 
 
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_training_spends_the_capability_share_of_a_k_fold_gain_on_capability(share):
+    """Labs training on returns (7.6): at unit-elastic users (eps = 1) an open k-fold gain
+    leaves revenue, so the return's dollars X, unchanged, and the effective compute labs buy
+    moves with its price (1/k at a constant rent) with elasticity sigma: training GPU-hours scale
+    by k^(sigma - 1) and effective training compute by k^sigma. Labs of one size (their shares
+    stay equal whatever each trains) with cash that never binds; quality moves shares so that
+    training has a return at all."""
+    k = 100.0
+    pair = _pair(
+        k,
+        JUMP + 12,
+        **{
+            "users.demand_elasticity": 1.0,
+            "labs.capability_share": share,
+            "users.quality_sensitivity": 1.0,
+            "labs.size_dispersion": 0.0,
+            "labs.initial_cash_usd": 1e13,
+        },
+    )
+    assert np.allclose(
+        _ratio(pair, "ai_spending_usd")[1:], 1.0, rtol=1e-9
+    )  # revenue, so X, unchanged (month 0: none)
+    after = _ratio(pair, "training_used_h100e")[JUMP + 6 :]  # every lab has adopted the gain
+    assert np.allclose(after, k ** (share - 1), rtol=0.01)
+    assert np.all(_ratio(pair, "training_used_h100e")[:JUMP] == 1.0)
+
+
 @pytest.mark.parametrize("share", [0.0, 0.5])
-def test_the_capability_share_scales_training_budgets_by_efficiency_to_the_share_minus_1(share):
+def test_without_returns_the_capability_share_scales_training_budgets_by_efficiency_to_the_share_minus_1(
+    share,
+):
     model = AIMarketModel(
         config=load_config(
-            "sudden-100x", {"users.n_segments": 500, "run.steps": 60, "labs.capability_share": 1.0}
+            "sudden-100x",
+            {
+                "users.n_segments": 500,
+                "run.steps": 60,
+                "labs.capability_share": 1.0,
+                "labs.training_on_returns": False,
+            },
         ),
         rng=2,
     )
     model.run_model()
-    spent_on_capability = [lab.training_budget for lab in model.labs]
+    spent_on_capability = [lab.training_budget() for lab in model.labs]
     model.config.labs.capability_share = share
     assert max(lab.efficiency for lab in model.labs) > 100  # the 100x gain and background progress
     for lab, budget in zip(model.labs, spent_on_capability, strict=True):
-        assert lab.training_budget == pytest.approx(budget * lab.efficiency ** (share - 1), rel=1e-12)
+        assert lab.training_budget() == pytest.approx(budget * lab.efficiency ** (share - 1), rel=1e-12)
 
 
 @pytest.mark.parametrize("share", [1.0, 0.5])
