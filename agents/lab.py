@@ -57,6 +57,7 @@ class AILab(mesa.Agent):
         self.revenue_ema = revenue  # USD per month
         self.revenue_history: list[float] = [revenue]
         self.gross_ema = 0.0  # USD per month: revenue less inference compute cost, smoothed
+        self.gross = 0.0  # USD: revenue less inference compute cost last month
         self.cost_ema = 0.0  # USD per month of compute spending, smoothed
         # months between its rounds (its own cadence) and the step of its last round
         self.funding_interval = cfg.funding_interval_months if funding_interval is None else funding_interval
@@ -123,28 +124,39 @@ class AILab(mesa.Agent):
 
     def training_budget(self, rent: float = 1.0) -> float:
         """USD per month for training: what its expected return justifies, within what its
-        money allows (gross profit plus cash spread over the runway).
+        money allows (`training_money`).
 
         `rent` is the market's smoothed rent relative to month 0. With `training_on_returns`
         off, the budget is the money alone times efficiency^(capability_share - 1), the rule
-        before. A lab investors would not fund now (revenue not growing), or whose last request
-        they rationed, stretches its cash over a longer runway.
+        before.
         """
-        fundable = self.can_raise() and not self.rationed
-        runway = self.cfg.training_runway_months * (1.0 if fundable else self.cfg.conserve_factor)
-        money = max(self.gross_ema, 0.0) + max(self.cash, 0.0) / runway
+        money = self.training_money()
         if self.cfg.training_on_returns:
             return min(self.training_want(rent), money)
         saved = self.cfg.capability_share - 1.0
         return money * self.efficiency**saved if saved else money
+
+    def training_money(self) -> float:
+        """USD per month the lab can put into training: gross profit plus cash spread over the
+        runway. A lab investors would not fund now (revenue not growing), or whose last request
+        they rationed, stretches its cash over a longer runway. Training on returns, it counts
+        only the gross profit it still makes (last month's, when below the smoothed one) and
+        nets a gross loss against its cash, so training never spends more than cash / runway
+        beyond what serving users brings in."""
+        fundable = self.can_raise() and not self.rationed
+        runway = self.cfg.training_runway_months * (1.0 if fundable else self.cfg.conserve_factor)
+        cash = max(self.cash, 0.0) / runway
+        if self.cfg.training_on_returns:
+            return max(min(self.gross_ema, self.gross) + cash, 0.0)
+        return max(self.gross_ema, 0.0) + cash
 
     def training_want(self, rent: float = 1.0) -> float:
         """USD per month of training whose marginal return, at investors' valuation, pays its
         cost: W = X^sigma (X0 rent / E)^(1 - sigma).
 
         X = eps_K V (g + delta) / 12 is what a lab with log quality spends: it keeps its
-        effective training compute where a unit more raises its value V (investors' multiple of
-        its annual revenue) by what the unit costs, so spending follows the growth of that target
+        effective training compute where a unit more raises its value V (`valuation`) by what
+        the unit costs, so spending follows the growth of that target
         (g, its revenue's log growth a year, extrapolated) plus the obsolescence of its models
         (delta), at the elasticity eps_K of its revenue to its training (`revenue_training_
         elasticity`). Log quality is unit elastic in the price of effective compute (rent / E);
@@ -160,10 +172,24 @@ class AILab(mesa.Agent):
 
     def return_spending(self) -> float:
         """X: USD per month a log-quality lab spends on training (sigma = 1)."""
-        cfg = self.cfg
-        value = cfg.valuation_revenue_multiple * 12.0 * max(self.revenue_ema, 0.0)
         growth = math.log(max(self.revenue_growth(), 1.0))  # it does not sell training it has
-        return self.revenue_training_elasticity() * value * (growth + cfg.model_obsolescence_per_year) / 12.0
+        value = self.valuation()
+        return (
+            self.revenue_training_elasticity()
+            * value
+            * (growth + self.cfg.model_obsolescence_per_year)
+            / 12.0
+        )
+
+    def valuation(self) -> float:
+        """V: what investors pay for the lab (USD), by the venture-capital method: the exit
+        multiple of the annual revenue they expect in H years, its growth extrapolated, discounted
+        at their required return: V = m_x 12 R (g / (1 + r))^H."""
+        cfg = self.cfg
+        ratio = self.revenue_growth() / (1.0 + cfg.investor_required_return)
+        return (
+            cfg.exit_revenue_multiple * 12.0 * max(self.revenue_ema, 0.0) * ratio**cfg.valuation_horizon_years
+        )
 
     def revenue_training_elasticity(self) -> float:
         """eps_K: the elasticity of the lab's revenue to its effective training compute.
@@ -184,11 +210,17 @@ class AILab(mesa.Agent):
         ahead; a round raised today reaches the clusters over the following months. `rent` is
         the smoothed rent relative to month 0."""
         months = self.cfg.training_planning_months
-        budget = self.training_budget(rent)
-        if months <= 1:
-            self.training_plan = budget
-        else:
-            self.training_plan += (budget - self.training_plan) / months
+        if not self.cfg.training_on_returns:
+            budget = self.training_budget(rent)
+            self.training_plan = (
+                budget if months <= 1 else self.training_plan + (budget - self.training_plan) / months
+            )
+            return self.training_plan
+        # the plan follows the return with the planning lag, but a run the lab cannot pay for
+        # this month is cut at once
+        want = self.training_want(rent)
+        plan = want if months <= 1 else self.training_plan + (want - self.training_plan) / months
+        self.training_plan = min(plan, self.training_money())
         return self.training_plan
 
     def adopt(self, discovery_id: int, gain: float) -> bool:
@@ -239,7 +271,7 @@ class AILab(mesa.Agent):
         self.revenue_history = [revenue * growth_per_year ** ((k - window) / 12) for k in range(window + 1)]
         self.tokens_demanded = tokens_demanded
         inference_cost = tokens_demanded / self.tokens_per_h100e_month * compute_price * HOURS_PER_MONTH
-        self.gross_ema = revenue - inference_cost
+        self.gross = self.gross_ema = revenue - inference_cost
         self.want0 = self.return_spending() * self.efficiency
         self.training_plan = self.training_budget()
         self.cost_ema = inference_cost + self.training_plan
@@ -303,7 +335,8 @@ class AILab(mesa.Agent):
         a = 1.0 / self.cfg.revenue_smoothing_months
         self.compute_spend = spend
         self.cost_ema += a * (spend - self.cost_ema)
-        self.gross_ema += a * (self.revenue - inference_cost - self.gross_ema)
+        self.gross = self.revenue - inference_cost
+        self.gross_ema += a * (self.gross - self.gross_ema)
 
     # --- the month --------------------------------------------------------------------
     # serve (users pay), then the model collects funding requests and the investor pool

@@ -460,20 +460,38 @@ class LabConfig(Section):
         le=240,
     )
     training_on_returns: bool = P(
-        True,
+        False,
         "-",
-        "true: a lab trains as far as the return pays, at investors' valuation of its revenue, "
-        "within its money (docs/ODD.md 7.6; design.md#mechanisms); false: it spends gross profit "
-        "plus cash over the runway whatever the return, the rule before issue 13",
+        "hypothesis: true, a lab trains as far as the return pays, at investors' valuation of "
+        "the lab, within its money (docs/ODD.md 7.6); false (shipped): it spends gross profit plus cash "
+        "over the runway times efficiency^(capability_share - 1) whatever the return. Off until "
+        "a calibration with it keeps labs in business: at the medians of one, 11-18 of the 20 "
+        "labs go bankrupt in the baseline (README, known limits)",
     )
-    valuation_revenue_multiple: float = P(
-        30.0,
+    exit_revenue_multiple: float = P(
+        10.0,
         "x annual revenue",
-        "press reports (sources.md#press-lab-finance): OpenAI valued at $157B on $3.7B of 2024 "
-        "revenue and $300B on ~$13B expected for 2025, roughly 25-40x revenue; what a lab's "
-        "training is worth to it is what investors pay for the revenue it brings",
+        "hypothesis: what investors expect to sell a lab for, in years of revenue, once its growth "
+        "is ordinary: ~10x for a mature software company (design.md#investors); range 5-15",
         gt=0,
-        le=200,
+        le=100,
+    )
+    investor_required_return: float = P(
+        0.3,
+        "per year",
+        "hypothesis: a venture hurdle (design.md#investors); range 0.2-0.5",
+        ge=0,
+        le=5,
+    )
+    valuation_horizon_years: float = P(
+        1.5,
+        "years",
+        "press reports (sources.md#press-lab-finance): with the exit multiple and required return "
+        "above, investors who extrapolate a lab's revenue growth this far value a lab growing 3x "
+        "a year at 35x its revenue (44x at 3.5x, OpenAI's 2024-25 growth), where OpenAI's "
+        "rounds put it (25-40x); range 1-3",
+        ge=0,
+        le=10,
     )
     model_obsolescence_per_year: float = P(
         1.0,

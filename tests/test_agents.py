@@ -784,42 +784,54 @@ def test_a_lab_reserves_a_share_of_its_inference_need():
 def returns_lab(world: World, capability_share: float = 1.0, cash: float = 1e12, **cfg) -> AILab:
     """A lab with $1e5 a month of revenue that grew 2x a year, 10 % of the market, and the cash
     never binding."""
-    ai = lab(world, cash=cash, capability_share=capability_share, **cfg)
+    ai = lab(world, cash=cash, capability_share=capability_share, training_on_returns=True, **cfg)
     ai.observe_share(0.1)
     ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
     return ai
 
 
-def test_a_lab_trains_as_far_as_its_return_at_investors_valuation_pays():
-    """X = eps_K V (g + delta) / 12: eps_K = a beta_q (1 - s) + xi s, V = m 12 R."""
+def test_investors_value_a_lab_by_the_venture_capital_method():
+    """V = m_x 12 R (g / (1 + r))^H: the exit multiple of the revenue expected in H years,
+    discounted at the required return; at the shipped values a lab growing 3x a year is worth
+    ~35x its revenue (OpenAI's rounds: 25-40x), one whose revenue stopped growing ~6.7x."""
     world = World()
-    ai = returns_lab(world, valuation_revenue_multiple=30.0, model_obsolescence_per_year=1.0)
+    for growth, multiple in ((3.0, 35.05), (1.0, 6.75)):
+        ai = lab(world, training_on_returns=True)
+        ai.open_books(1e5, growth_per_year=growth, tokens_demanded=0.0, compute_price=2.0)
+        assert ai.valuation() == pytest.approx(10.0 * 12 * 1e5 * (growth / 1.3) ** 1.5)
+        assert ai.valuation() / (12 * 1e5) == pytest.approx(multiple, abs=0.01)
+
+
+def test_a_lab_trains_as_far_as_its_return_at_investors_valuation_pays():
+    """X = eps_K V (g + delta) / 12, eps_K = a beta_q (1 - s) + xi s."""
+    world = World()
+    ai = returns_lab(world, model_obsolescence_per_year=1.0)
     users = world.config.users
     eps_k = ai.cfg.training_quality_exponent * users.quality_sensitivity * 0.9
     eps_k += users.capability_usefulness_elasticity * 0.1
     assert ai.revenue_training_elasticity() == pytest.approx(eps_k)
-    expected = eps_k * 30.0 * 12 * 1e5 * (math.log(2.0) + 1.0) / 12
+    expected = eps_k * ai.valuation() * (math.log(2.0) + 1.0) / 12
     assert ai.return_spending() == pytest.approx(expected)
     # at a capability share of 1 the dollars do not depend on the rent or the efficiency
     for rent in (0.25, 1.0, 4.0):
         assert ai.training_budget(rent) == ai.training_want(rent) == pytest.approx(expected)
-    # investors' multiple scales it one for one
-    assert returns_lab(world, valuation_revenue_multiple=15.0).return_spending() == pytest.approx(
-        expected / 2
-    )
 
 
 def test_a_lab_whose_revenue_stopped_growing_trains_only_against_obsolescence():
     world = World()
     growing = returns_lab(world)
-    flat = lab(world, cash=1e12)
+    flat = lab(world, cash=1e12, training_on_returns=True)
     flat.observe_share(0.1)
     flat.open_books(1e5, growth_per_year=1.0, tokens_demanded=0.0, compute_price=2.0)
-    shrinking = lab(world, cash=1e12)
+    shrinking = lab(world, cash=1e12, training_on_returns=True)
     shrinking.observe_share(0.1)
     shrinking.open_books(1e5, growth_per_year=0.5, tokens_demanded=0.0, compute_price=2.0)
-    assert flat.return_spending() == pytest.approx(growing.return_spending() / (math.log(2.0) + 1.0))
-    assert shrinking.return_spending() == pytest.approx(flat.return_spending())  # no negative training
+    for stalled in (flat, shrinking):  # no growth term, and no negative training
+        delta = stalled.cfg.model_obsolescence_per_year
+        expected = stalled.revenue_training_elasticity() * stalled.valuation() * delta / 12
+        assert stalled.return_spending() == pytest.approx(expected)
+    # investors value a shrinking lab lower, so it trains less
+    assert growing.return_spending() > flat.return_spending() > shrinking.return_spending() > 0
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.5, 1.0])
@@ -837,13 +849,27 @@ def test_the_capability_share_is_the_elasticity_of_effective_training_to_its_pri
         assert bought / effective0 == pytest.approx((rent / gain) ** -sigma)
 
 
-def test_money_caps_what_the_return_would_buy():
+def test_money_caps_what_the_return_would_buy_and_a_gross_loss_comes_out_of_it():
     world = World()
     rich = returns_lab(world, training_runway_months=24)
     poor = returns_lab(world, cash=2.4e6, training_runway_months=24)
     assert rich.training_budget() == pytest.approx(rich.training_want())
-    assert poor.training_budget() == pytest.approx(max(poor.gross_ema, 0.0) + 2.4e6 / 24)
+    assert poor.training_budget() == pytest.approx(1e5 + 2.4e6 / 24)  # gross profit (no inference) + cash
     assert poor.training_budget() < poor.training_want()
+    poor.revenue = 0.0
+    poor.record_costs(spend=6e4, inference_cost=6e4)  # last month's gross: a loss of 6e4
+    assert poor.training_money() == pytest.approx(2.4e6 / 24 - 6e4)  # the loss before the smoothed profit
+    poor.record_costs(spend=2e5, inference_cost=2e5)
+    assert poor.training_money() == 0.0  # a loss beyond cash / runway leaves nothing to train
+
+
+def test_a_lab_training_on_returns_cuts_at_once_a_plan_it_can_no_longer_pay_for():
+    world = World()
+    ai = returns_lab(world, cash=2.4e7, training_runway_months=24, training_planning_months=6)
+    ai.open_training(1e6)
+    assert ai.plan_training() == pytest.approx(min(1e6 + (ai.training_want() - 1e6) / 6, ai.training_money()))
+    world.ledger.transfer(ai, "investors", ai.cash - 2.4e6, "liquidation")  # most of its cash gone
+    assert ai.plan_training() == pytest.approx(ai.training_money()) and ai.training_plan < 1e6
 
 
 def test_without_returns_the_training_budget_is_gross_profit_plus_cash_over_the_runway():

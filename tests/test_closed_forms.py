@@ -150,18 +150,20 @@ def test_training_spends_the_capability_share_of_a_k_fold_gain_on_capability(sha
     """Labs training on returns (7.6): at unit-elastic users (eps = 1) an open k-fold gain
     leaves revenue, so the return's dollars X, unchanged, and the effective compute labs buy
     moves with its price (1/k at a constant rent) with elasticity sigma: training GPU-hours scale
-    by k^(sigma - 1) and effective training compute by k^sigma. Labs of one size (their shares
-    stay equal whatever each trains) with cash that never binds; quality moves shares so that
-    training has a return at all."""
+    by k^(sigma - 1) and effective training compute by k^sigma. Labs of one size whose users do
+    not switch (shares, so each lab's revenue and valuation, are the same in both runs) with cash
+    that never binds; a logit weight on quality gives training a return at all."""
     k = 100.0
     pair = _pair(
         k,
         JUMP + 12,
         **{
+            "labs.training_on_returns": True,
             "users.demand_elasticity": 1.0,
             "labs.capability_share": share,
             "users.quality_sensitivity": 1.0,
             "labs.size_dispersion": 0.0,
+            "users.switch_rate_per_month": 0.0,
             "labs.initial_cash_usd": 1e13,
         },
     )
@@ -169,7 +171,7 @@ def test_training_spends_the_capability_share_of_a_k_fold_gain_on_capability(sha
         _ratio(pair, "ai_spending_usd")[1:], 1.0, rtol=1e-9
     )  # revenue, so X, unchanged (month 0: none)
     after = _ratio(pair, "training_used_h100e")[JUMP + 6 :]  # every lab has adopted the gain
-    assert np.allclose(after, k ** (share - 1), rtol=0.01)
+    assert np.allclose(after, k ** (share - 1), rtol=1e-6)
     assert np.all(_ratio(pair, "training_used_h100e")[:JUMP] == 1.0)
 
 

@@ -147,12 +147,7 @@ def test_labs_that_plan_ahead_open_at_the_training_month_0s_fleet_carries():
     rents = {}
     for months in (1.0, 6.0):
         model = AIMarketModel(
-            config=load_config(
-                "baseline",
-                # the budget rule spends cash whatever the return, so at once it jumps the rent
-                {"n_users": 2000, "labs.training_planning_months": months, "labs.training_on_returns": False},
-            ),
-            rng=1,
+            config=load_config("baseline", {"n_users": 2000, "labs.training_planning_months": months}), rng=1
         )
         if months > 1:
             frame = model.model_frame()
