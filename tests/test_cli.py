@@ -190,6 +190,26 @@ def test_set_overrides_land_in_the_resolved_config(tmp_path):
     assert config["run"]["steps"] == 12
 
 
+def test_training_on_returns_runs_from_the_cli_as_the_readme_says(tmp_path):
+    """`--set labs.training_on_returns=true` (README): the labs size training on its return, so
+    the compute they train on differs from the budget rule's on the same seed."""
+    training = {}
+    for flag in ("false", "true"):
+        out = tmp_path / flag
+        result = invoke(
+            "run", "baseline", "--steps", "24", "--set", "n_users=300",
+            "--set", f"labs.training_on_returns={flag}", "--out", out,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        folder = only_run_folder(out)
+        assert yaml.safe_load((folder / "config.yaml").read_text())["labs"]["training_on_returns"] is (
+            flag == "true"
+        )
+        training[flag] = pd.read_parquet(folder / "model.parquet")["training_used_h100e"]
+    assert training["true"].iloc[0] == training["false"].iloc[0]  # month 0: the same fleet
+    assert not training["true"].iloc[1:].equals(training["false"].iloc[1:])
+
+
 @pytest.fixture(scope="module")
 def seeded_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Three short runs: seed 7 twice and seed 8 once, each in its own out folder."""

@@ -159,6 +159,14 @@ def test_money_and_gpus_are_conserved_in_the_mania():
     step_and_check(AIMarketModel(scenario="demand-mania", n_users=2000), 120)
 
 
+def test_money_and_gpus_are_conserved_with_labs_training_on_returns_and_going_bankrupt():
+    model = AIMarketModel(
+        scenario="sudden-100x", n_users=2000, rng=5, overrides={"labs.training_on_returns": True}
+    )
+    step_and_check(model, 120)
+    assert model.bankruptcies > 0  # seed 5: labs fail, so their liquidations are checked too
+
+
 def test_users_pay_labs_exactly_for_tokens_served():
     model = AIMarketModel(n_users=2000)
     step_and_check(model, 6)
@@ -193,6 +201,8 @@ configs = st.fixed_dictionaries(
         "users.max_spend_usd_per_user_month": st.floats(1.0, 300.0),
         "labs.capability_share": st.floats(0.0, 1.0),
         "labs.frontier_token_share": st.floats(0.0, 0.5),
+        "labs.training_on_returns": st.booleans(),
+        "labs.valuation_horizon_years": st.floats(0.0, 5.0),
     }
 )
 
