@@ -210,17 +210,12 @@ class AILab(mesa.Agent):
         ahead; a round raised today reaches the clusters over the following months. `rent` is
         the smoothed rent relative to month 0."""
         months = self.cfg.training_planning_months
-        if not self.cfg.training_on_returns:
-            budget = self.training_budget(rent)
-            self.training_plan = (
-                budget if months <= 1 else self.training_plan + (budget - self.training_plan) / months
-            )
-            return self.training_plan
-        # the plan follows the return with the planning lag, but a run the lab cannot pay for
-        # this month is cut at once
-        want = self.training_want(rent)
-        plan = want if months <= 1 else self.training_plan + (want - self.training_plan) / months
-        self.training_plan = min(plan, self.training_money())
+        returns = self.cfg.training_on_returns
+        target = self.training_want(rent) if returns else self.training_budget(rent)
+        plan = target if months <= 1 else self.training_plan + (target - self.training_plan) / months
+        # training on returns, the plan follows the return with the planning lag, but a run the
+        # lab cannot pay for this month is cut at once
+        self.training_plan = min(plan, self.training_money()) if returns else plan
         return self.training_plan
 
     def adopt(self, discovery_id: int, gain: float) -> bool:
