@@ -523,6 +523,13 @@ class LabConfig(Section):
     )
     contract_months: int = P(24, "months", "hypothesis: 1-3 year GPU reservations", ge=1, le=120)
     term_premium: float = P(0.1, "fraction over spot", "hypothesis", ge=-0.5, le=2)
+    contracts_on_expected_rent: bool = P(
+        False,
+        "-",
+        "expectations hypothesis of the term structure (sources.md#expectations-hypothesis): a "
+        "reservation is priced on the spot rent expected over its term, which falls with the "
+        "price of hardware (efficiency.hardware_doubling_years); false prices it on today's rent",
+    )
     conserve_factor: float = P(
         3.0,
         "x runway",

@@ -7,6 +7,17 @@ import numpy as np
 from aibubble.measures import HOURS_PER_MONTH
 
 
+def forward_rent(rent: float, monthly_decline: float, months: int) -> float:
+    """The flat price of a reservation that a lessor would take instead of renting at spot for
+    its term, when the spot rent is expected to fall by `monthly_decline` (a log rate) a month:
+    the mean of rent x exp(-d m) over m = 0 .. months - 1 (the expectations hypothesis of the
+    term structure). A term premium goes on top."""
+    if monthly_decline <= 0 or months <= 1:
+        return rent
+    d = monthly_decline
+    return rent * (1.0 - np.exp(-d * months)) / (months * (1.0 - np.exp(-d)))
+
+
 class ContractBook:
     """Active contracts as parallel arrays (lab index, hyperscaler index, H100e, USD/h, end step)."""
 

@@ -30,7 +30,7 @@ from aibubble.agents.hyperscaler import rivals_growth
 from aibubble.agents.neocloud import Neocloud
 from aibubble.compute_market import Allocation, Offer, allocate, training_demand
 from aibubble.config import Config, load_config, with_headline
-from aibubble.contracts import ContractBook, split_reservations
+from aibubble.contracts import ContractBook, forward_rent, split_reservations
 from aibubble.efficiency import Diffusion
 from aibubble.episodes import episode_events, find_episodes
 from aibubble.events import EventLog
@@ -472,7 +472,11 @@ class AIMarketModel(mesa.Model):
                 for lab in self.labs
             ]
         )
-        price = self.reference_price * (1 + cfg.term_premium)
+        rent = self.reference_price
+        if cfg.contracts_on_expected_rent:
+            decline = np.log(2.0) / (12.0 * self.config.efficiency.hardware_doubling_years)
+            rent = forward_rent(rent, decline, cfg.contract_months)
+        price = rent * (1 + cfg.term_premium)
         self.contracts.sign(split_reservations(wanted, free), price, t + cfg.contract_months - 1)
 
     def _wanted_capacity(self, t: int, need: np.ndarray, budgets: np.ndarray) -> float:

@@ -14,7 +14,7 @@ import pytest
 
 from aibubble.compute_market import Offer, allocate, clear_spot
 from aibubble.config import BubbleConfig, ComputeMarketConfig
-from aibubble.contracts import ContractBook, split_reservations
+from aibubble.contracts import ContractBook, forward_rent, split_reservations
 from aibubble.ledger import EXTERNAL, Ledger
 from aibubble.measures import HOURS_PER_MONTH as H
 from aibubble.metrics import BubbleTracker
@@ -62,6 +62,38 @@ def test_contracts_are_in_force_through_their_end_step_and_expire_after():
     assert book.by_lab(2) == pytest.approx([30.0, 30.0])
     book.expire(6)
     assert book.by_lab(2) == pytest.approx([0.0, 30.0]) and list(book.end) == [8]
+
+
+@pytest.mark.parametrize("d, months", [(0.02, 24), (0.1, 7), (0.5, 36)])
+def test_a_reservation_on_the_expected_rent_is_the_mean_expected_spot_rent_over_its_term(d, months):
+    expected = 2.0 * np.mean(np.exp(-d * np.arange(months)))
+    assert forward_rent(2.0, d, months) == pytest.approx(expected, rel=1e-12)
+    assert forward_rent(2.0, 0.0, months) == 2.0  # no decline expected: today's rent
+    assert forward_rent(2.0, d, 1) == 2.0  # a one-month contract is a month of spot
+
+
+@pytest.mark.parametrize("expected_rent", [False, True])
+def test_the_model_prices_new_reservations_on_the_rent_expected_over_their_term(expected_rent):
+    """In the full model each month's new contracts cost the reference rent of the month they
+    are signed, on the hardware decline over their term when the option is on, plus the
+    term premium."""
+    from aibubble import AIMarketModel
+
+    overrides = {"labs.contracts_on_expected_rent": expected_rent, "labs.term_premium": 0.1}
+    model = AIMarketModel(scenario="baseline", rng=3, n_users=300, steps=12, overrides=overrides)
+    cfg = model.config
+    decline = math.log(2) / (12 * cfg.efficiency.hardware_doubling_years)
+    factor = forward_rent(1.0, decline, cfg.labs.contract_months) if expected_rent else 1.0
+    model.step(), model.step()  # contracts in force at month 0 end by month 24 at the latest
+    signed = 0
+    for _ in range(10):
+        t, rent = model.steps + 1, model.reference_price  # Mesa counts the step before it runs
+        model.step()
+        new = model.contracts.end == t + cfg.labs.contract_months - 1
+        signed += int(new.sum())
+        assert model.contracts.price[new] == pytest.approx(rent * factor * 1.1, rel=1e-12)
+    assert signed > 0  # a growing market signs new reservations
+    assert (factor < 0.8) == expected_rent  # 24 months at a 2.5-year doubling: 0.78
 
 
 def test_terminating_a_lab_drops_only_its_contracts_and_reports_the_capacity_released():
