@@ -460,13 +460,12 @@ class LabConfig(Section):
         le=240,
     )
     training_on_returns: bool = P(
-        False,
+        True,
         "-",
-        "hypothesis: true, a lab trains as far as the return pays, at investors' valuation of "
-        "the lab, within its money (docs/ODD.md 7.6); false (shipped): it spends gross profit plus cash "
-        "over the runway times efficiency^(capability_share - 1) whatever the return. Off until "
-        "a calibration with it keeps labs in business: at the medians of one, 11-18 of the 20 "
-        "labs go bankrupt in the baseline (README, known limits)",
+        "design.md#mechanisms, issue 13 (docs/ODD.md 7.6): true, a lab trains as far as the "
+        "return pays, at investors' valuation of the lab, within its money; false, the rule "
+        "before it: gross profit plus cash over the runway times efficiency^(capability_share "
+        "- 1) whatever the return",
     )
     exit_revenue_multiple: float = P(
         10.0,
@@ -524,10 +523,10 @@ class LabConfig(Section):
     contract_months: int = P(24, "months", "hypothesis: 1-3 year GPU reservations", ge=1, le=120)
     term_premium: float = P(0.1, "fraction over spot", "hypothesis", ge=-0.5, le=2)
     contracts_on_expected_rent: bool = P(
-        False,
+        True,
         "-",
-        "expectations hypothesis of the term structure (sources.md#expectations-hypothesis): a "
-        "reservation is priced on the spot rent expected over its term, which falls with the "
+        "expectations hypothesis of the term structure (sources.md#expectations-hypothesis): "
+        "true prices a reservation on the spot rent expected over its term, which falls with the "
         "price of hardware (efficiency.hardware_doubling_years); false prices it on today's rent",
     )
     conserve_factor: float = P(

@@ -1129,13 +1129,14 @@ def test_the_agents_package_imports_on_its_own():
 
 def test_a_lab_that_plans_ahead_closes_part_of_the_gap_to_its_budget_each_month():
     world = World()
-    ai = lab(world, cash=2.4e6, training_runway_months=24, training_planning_months=4)
+    rule = {"training_on_returns": False}  # the budget rule: the plan chases gross profit + cash/runway
+    ai = lab(world, cash=2.4e6, training_runway_months=24, training_planning_months=4, **rule)
     ai.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
     budget = ai.training_budget()
     ai.open_training(2e4)
     assert ai.training_plan == 2e4 and ai.cost_ema == pytest.approx(2e4)  # no inference here
     assert ai.plan_training() == pytest.approx(2e4 + (budget - 2e4) / 4)
-    at_once = lab(world, cash=2.4e6, training_runway_months=24)  # planning months 1: at once
+    at_once = lab(world, cash=2.4e6, training_runway_months=24, **rule)  # planning months 1: at once
     at_once.open_books(1e5, growth_per_year=2.0, tokens_demanded=0.0, compute_price=2.0)
     at_once.open_training(2e4)  # ignored: it spends its budget from month 0
     assert at_once.plan_training() == at_once.training_budget() == at_once.training_plan

@@ -72,11 +72,12 @@ def test_the_100x_glut_ends_before_users_or_training_catch_up_with_the_run_witho
     """With elasticity < 1 and capability share < 1 neither buyer of compute returns to its path
     without the discovery: users' inference tends to c^(1 - eps) < 1 (ODD 7.6) and training
     budgets shrink by efficiency^(share - 1). The glut ends on growth, and the paired run shows
-    how far each had come at its end. Where labs spend 90 % of each gain on capability, seed 4's
-    glut ends (month 117, users' inference at 0.66 of its path without the discovery, training
-    at 0.85; seeds 1-3, 5, 7 and 8 do not glut); at 60 %, seed 1's lasts to the end, and the
-    paired run reports how far each buyer had come by then (inference 0.16, training 0.06)."""
-    for share, seed, ends in ((0.9, 4, True), (0.6, 1, False)):
+    how far each had come at its end. Where labs spend 90 % of each gain on capability, seed 1's
+    glut ends (month 102, users' inference at 0.66 of its path without the discovery, training
+    at 0.82; it ends in 4 of seeds 1-10); at 60 %, seed 1's lasts to the end (as in all of seeds
+    1-10), and the paired run reports how far each buyer had come by then (inference 0.16,
+    training 0.22)."""
+    for share, seed, ends in ((0.9, 1, True), (0.6, 1, False)):
         cfg = load_config("sudden-100x", {"users.n_segments": 500, "labs.capability_share": share})
         assert cfg.users.demand_elasticity < 1
         factual, counter = cf.run_pair(cfg, seed)
@@ -89,7 +90,7 @@ def test_the_100x_glut_ends_before_users_or_training_catch_up_with_the_run_witho
 
 
 def test_cli_counterfactual_writes_the_files(tmp_path):
-    args = ["run", "sudden-100x", "--seed", "6", "--set", "n_users=300", "--set", "labs.capability_share=0.9"]
+    args = ["run", "sudden-100x", "--seed", "7", "--set", "n_users=300", "--set", "labs.capability_share=0.9"]
     result = CliRunner().invoke(main, [*args, "--counterfactual", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (folder,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
@@ -101,7 +102,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     ):
         assert (folder / name).is_file(), name
     data = json.loads((folder / "counterfactual.json").read_text())
-    assert data["seed"] == 6
+    assert data["seed"] == 7
     assert {"capex_total_usd", "write_offs_usd", "months_in_bubble", "final_token_price_usd_per_mtok"} <= set(
         data["measures"]
     )
@@ -109,7 +110,7 @@ def test_cli_counterfactual_writes_the_files(tmp_path):
     factual = pd.read_parquet(folder / "model.parquet")
     jump = data["jump_month"]
     pd.testing.assert_frame_equal(factual.iloc[:jump], counter.iloc[:jump])
-    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 6
+    assert json.loads((folder / "counterfactual" / "summary.json").read_text())["seed"] == 7
     assert "counterfactual" in result.output and "difference" in result.output
     catch_up = data["glut_catch_up"]  # this seed's discovery gluts, and the glut ends, at share 0.9
     assert catch_up is not None and catch_up["ended"]

@@ -202,6 +202,7 @@ configs = st.fixed_dictionaries(
         "labs.capability_share": st.floats(0.0, 1.0),
         "labs.frontier_token_share": st.floats(0.0, 0.5),
         "labs.training_on_returns": st.booleans(),
+        "labs.contracts_on_expected_rent": st.booleans(),
         "labs.valuation_horizon_years": st.floats(0.0, 5.0),
     }
 )

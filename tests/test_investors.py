@@ -141,18 +141,26 @@ def test_money_is_conserved_every_month_when_the_pool_rations_rounds():
     assert len(rationed) > 0
 
 
-def test_labs_that_plan_ahead_open_at_the_training_month_0s_fleet_carries():
+@pytest.mark.parametrize("on_returns", [False, True])
+def test_labs_that_plan_ahead_open_at_the_training_month_0s_fleet_carries(on_returns):
     """In the full model: month-0 plans sum to the fleet's training at the initial rent, and
-    month 1's rent does not jump as when the labs' cash is spent at once."""
+    month 1's rent does not jump as when the labs' cash is spent at once (the budget rule,
+    where planning at once sends it from $3 to ~$7; training on returns spends the cash only
+    as far as the return pays, so the jump is smaller, ~$4, and planning ahead still halves it)."""
     rents = {}
     for months in (1.0, 6.0):
-        model = AIMarketModel(
-            config=load_config("baseline", {"n_users": 2000, "labs.training_planning_months": months}), rng=1
-        )
+        overrides = {
+            "n_users": 2000,
+            "labs.training_planning_months": months,
+            "labs.training_on_returns": on_returns,
+        }
+        model = AIMarketModel(config=load_config("baseline", overrides), rng=1)
         if months > 1:
             frame = model.model_frame()
             carried = frame["training_used_h100e"].iloc[0] * model.spot_price * HOURS_PER_MONTH
             assert sum(lab.training_plan for lab in model.labs) == pytest.approx(carried, rel=1e-9)
         step_and_check(model, 2)
         rents[months] = model.model_frame()["spot_price_usd_per_gpu_hour"].iloc[1]
-    assert rents[6.0] < 0.6 * rents[1.0]
+    start = model.model_frame()["spot_price_usd_per_gpu_hour"].iloc[0]
+    assert rents[6.0] - start < 0.5 * (rents[1.0] - start)  # planning ahead halves month 1's jump
+    assert (rents[1.0] > 2 * start) == (not on_returns)  # only the budget rule doubles the rent

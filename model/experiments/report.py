@@ -52,8 +52,9 @@ SWEEP_SPEC = CONFIG_DIR / "sweeps" / "phase-jump-elasticity.yaml"
 FIRST_SEED = 1  # replicate r runs with seed FIRST_SEED + r
 PASS_SHARE = 0.8  # a fact passes when it holds in at least this share of the seeds
 # How long a glut lasts depends on how fast the buyers of compute re-plan after the price falls:
-# users (`users.adjustment_per_month`) and training runs. As shipped, training budgets buy
-# compute at the spot price (unit elastic, no kink); slow training is runs planned at a 24-month
+# users (`users.adjustment_per_month`) and training runs. As shipped, the training spend labs
+# choose on its return buys compute at the spot price (unit elastic, no kink); slow training is
+# runs planned at a 24-month
 # smoothed reference price that take no extra compute below it
 # (`compute_market.price_smoothing_months`, `training_elasticity_below_reference: 0`). Both are
 # hypotheses in config/; the report shows what each does to the sudden-100x glut, the shipped
@@ -585,8 +586,8 @@ def _supply_bound(res: Results) -> str:
     return (
         "the builders want more capacity than the vendor makes through 2025 (a 2025 lead time of "
         f"{lead:.0f} months against the record's 3-6, the GPU price paid {premium:+.0%} over list), "
-        "so capacity never outruns demand far enough for a deep trough; the demand behind that "
-        "want (labs' dollar training budgets) is the demand side's to fix (issue 13). The index is "
+        "so capacity never outruns demand far enough for a deep trough; a vendor whose output "
+        "expands into a backlog is issue 12's to build. The index is "
         "also mostly term quotes per chip, the model's spot price is per H100e"
     )
 
@@ -678,8 +679,8 @@ def _slow_glut_reason(res: Results) -> str:
     )
     return (
         f"how fast the fleet refills is set by how fast both buyers of compute re-plan after the "
-        f"price falls ({_speeds({})}): as the price comes down, the labs' dollar training budgets "
-        f"buy more GPU-hours, and users' usage moves toward the 100x cheaper price. The glut "
+        f"price falls ({_speeds({})}): as the price comes down, the training spend labs chose on "
+        f"its return buys more GPU-hours, and users' usage moves toward the 100x cheaper price. The glut "
         f"{as_shipped} against the record's 24-48 months; when both re-plan slowly "
         f"({_speeds(both)}) it {measured}. Both speeds are hypotheses no "
         "source pins down (see 'What sets the length of a glut')"
@@ -1435,8 +1436,9 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "## What sets the length of a glut",
         "",
         f"The {GLUT_SCENARIO} glut on the same seeds when the buyers of compute re-plan more slowly "
-        "after the price falls. As shipped, the labs' dollar training budgets buy compute at the "
-        "spot price, so a lower price buys more GPU-hours at once; slow training plans its runs "
+        "after the price falls. As shipped, the training spend labs choose on its return (at the "
+        "smoothed rent, ODD 7.6) buys compute at the spot price, so a lower price buys more "
+        "GPU-hours at once; slow training plans its runs "
         "at the spot price smoothed over 24 months (`compute_market.price_smoothing_months`) and "
         "takes no extra compute below it (`training_elasticity_below_reference: 0`). Users' "
         "usage closes `users.adjustment_per_month` of the gap to its long-run level each month. "
@@ -1454,8 +1456,9 @@ def markdown(res: Results, facts: list[Check], calib: list[Check]) -> str:
         "",
         "The essay's open question as one parameter, swept around the estimated model. "
         "`labs.capability_share` is the share of an efficiency gain labs spend on capability: "
-        "training runs of the same GPU-hours and frontier tokens of the same compute; the rest "
-        "of the gain is spent on cost. At 1 it is Epoch's record for training compute "
+        "more effective training compute for the cheaper unit of it, and frontier tokens of the "
+        "same compute; the rest of the gain is spent on cost (ODD 7.6). At 1 it is Epoch's "
+        "record for training compute "
         "(`docs/sources.md#epoch-training-compute`); the calibration puts it at "
         f"{spent.labs.capability_share:.2g} (its 90 % interval is in `docs/calibration`), "
         "bounded from below by the frontier list prices of 2024-25 "
