@@ -799,6 +799,15 @@ class GpuMarketConfig(Section):
     production_growth_halflife_years: float = P(
         4.0, "years", "hypothesis: fab and packaging expansion slows as the industry matures", gt=0, le=1000
     )
+    production_growth_sourced_months: int = P(
+        24,
+        "months",
+        "Epoch AI (sources.md#epoch-chip-counts): production_growth_per_year is measured over "
+        "2024-25 output, so the rate holds through these months and halves every "
+        "production_growth_halflife_years after",
+        ge=0,
+        le=1200,
+    )
     normal_backlog_months: float = P(3.0, "months of production", "hypothesis", gt=0, le=60)
     initial_order_spread_months: int = P(
         3, "months", "hypothesis: the backlog at month 0 was ordered evenly over the last months", ge=1, le=24

@@ -66,8 +66,13 @@ class GpuVendor:
         return hardware_performance(step, self.hw.hardware_doubling_years)
 
     def monthly_growth(self, step: int) -> float:
-        """Log growth of production per backlogged month; the rate halves every half-life."""
-        decay = 0.5 ** (max(step, 0) / (12.0 * self.cfg.production_growth_halflife_years))
+        """Log growth of production per backlogged month: the sourced rate over the months its
+        source measured, then halving every half-life."""
+        cfg = self.cfg
+        decay = 0.5 ** (
+            max(step - cfg.production_growth_sourced_months, 0)
+            / (12.0 * cfg.production_growth_halflife_years)
+        )
         return math.log(self.cfg.production_growth_per_year) / 12 * decay
 
     def monthly_cut(self) -> float:

@@ -264,6 +264,16 @@ def test_production_is_cut_below_a_normal_backlog_and_grows_above_it(backlog, lo
     assert v.production_h100e_per_month == pytest.approx(100.0 * np.exp(log_change))
 
 
+def test_production_grows_at_its_sourced_rate_through_the_sourced_months_then_halves_its_rate():
+    """2x a year of physical output (Epoch's 2024-25) through month 24, then the log rate halves
+    every half-life (4 years): 2^(1/2) a year four years on."""
+    v = vendor(production_growth_per_year=2.0, production_growth_halflife_years=4.0)
+    for month in (0, 12, 24):
+        assert 12 * v.monthly_growth(month) == pytest.approx(np.log(2.0))
+    assert 12 * v.monthly_growth(24 + 48) == pytest.approx(np.log(2.0) / 2)
+    assert 12 * v.monthly_growth(24 + 96) == pytest.approx(np.log(2.0) / 4)
+
+
 def test_a_year_with_an_empty_order_book_cuts_production_by_the_yearly_rate():
     """Physical output halves in a year; in H100e it is that times a year of price-performance."""
     v = vendor(production_h100e_per_month=100.0, production_cut_per_year=0.5)
