@@ -119,10 +119,10 @@ def test_a_100x_glut_is_measured_from_onset_and_write_offs_add_up_by_cause():
 @pytest.mark.xfail(
     strict=True,
     reason="at the calibrated medians a 10x open shock in January 2025 brings no glut at once, "
-    "but every one of seeds 1-10 (2000 users) gluts and bursts years later (months 64-107) from "
+    "but every one of seeds 1-10 (2000 users) gluts and bursts years later (months 54-103) from "
     "the build-out, as the baseline gluts in all of the same seeds; a stylised fact needs 8 calm. "
-    "The calibration's own DeepSeek moment misses too (2025 capex 0.85x without the shock, not "
-    "raised: docs/calibration)",
+    "The calibration's own DeepSeek moment is on the edge (2025 capex 0.96x without the shock, "
+    "against 1-1.5x: docs/calibration)",
 )
 def test_deepseek_brings_neither_a_glut_nor_a_burst():
     """Stylised fact 1 over seeds: capacity is refilled, so whatever capex does it is no
@@ -164,10 +164,10 @@ def _run_lengths(mask: np.ndarray) -> np.ndarray:
 def test_the_run_reads_its_own_glut_series_at_its_own_thresholds():
     """Each episode is the glut months that persist, gaps of at most `merge_gap_months` bridged;
     episodes are separated by recoveries longer than a merge gap, and a glut month outside
-    every episode belongs to a dip too short to count. Where labs spend 90 % of each gain on
-    capability, seed 2 has two episodes (months 84-103, and 111 to the end); where they spend
-    95 %, seed 12 has none, only a glut too short to count."""
-    for share, seed, count in ((0.9, 2, 2), (0.95, 12, 0)):
+    every episode belongs to a dip too short to count. Where labs spend 95 % of each gain on
+    capability, seed 4 has two episodes (months 85-104, and 109 to the end) and seed 2 one
+    (months 93-100), then a glut too short to count."""
+    for share, seed, count in ((0.95, 4, 2), (0.95, 2, 1)):
         model = AIMarketModel(
             scenario="sudden-100x", n_users=2000, rng=seed, overrides={"labs.capability_share": share}
         )
@@ -184,7 +184,7 @@ def test_the_run_reads_its_own_glut_series_at_its_own_thresholds():
             assert not glut[episode.end + 1 : episode.end + cfg.merge_gap_months + 2].any()
             outside[episode.onset : episode.end + 1] = False
         assert (_run_lengths(outside) < cfg.persistence_months).all()  # only short dips
-        assert outside.any() == (count == 0)  # seed 12's short glut does not count
+        assert outside.any() == (count == 1)  # seed 2's short glut does not count
 
 
 def test_an_episode_is_dated_when_it_becomes_a_bubble_and_when_capex_bursts():
@@ -199,13 +199,13 @@ def test_an_episode_is_dated_when_it_becomes_a_bubble_and_when_capex_bursts():
 
 def test_every_episode_tells_its_story_in_the_event_log_of_the_run():
     model = AIMarketModel(
-        scenario="sudden-100x", n_users=2000, rng=2, overrides={"labs.capability_share": 0.9}
+        scenario="sudden-100x", n_users=2000, rng=4, overrides={"labs.capability_share": 0.95}
     )
     model.run_model()
     events = model.events_frame()
     assert events["step"].is_monotonic_increasing
     episodes = model.summary()["episodes"]
-    assert len(episodes) == 2  # seed 2: a glut that ends, then one that lasts to the end of the run
+    assert len(episodes) == 2  # seed 4: a glut that ends, then one that lasts to the end of the run
     assert not episodes[0]["ongoing"] and episodes[1]["ongoing"]
     story = events[events["agent_type"] == "market"]
     expected = []

@@ -160,11 +160,14 @@ def test_money_and_gpus_are_conserved_in_the_mania():
 
 
 def test_money_and_gpus_are_conserved_with_labs_training_on_returns_and_going_bankrupt():
+    # at the shipped medians no lab fails in sudden-100x (seeds 1-12); spending 95 % of each gain
+    # on capability, 14 of 20 do at seed 1, so their liquidations are checked too
     model = AIMarketModel(
-        scenario="sudden-100x", n_users=2000, rng=5, overrides={"labs.training_on_returns": True}
+        scenario="sudden-100x", n_users=2000, rng=1, overrides={"labs.capability_share": 0.95}
     )
+    assert model.config.labs.training_on_returns
     step_and_check(model, 120)
-    assert model.bankruptcies > 0  # seed 5: labs fail, so their liquidations are checked too
+    assert model.bankruptcies > 0
 
 
 def test_users_pay_labs_exactly_for_tokens_served():

@@ -46,10 +46,10 @@ def test_report_is_deterministic_and_complete(tmp_path, monkeypatch):
     # the page leads with the answer over the posterior and the out-of-sample checks (issue 15)
     lead = text.index("## The answer over the calibrated posterior")
     assert lead < text.index("## Scenarios")
-    assert "| open 100x, 2027 | 0.85 [0.79, 0.89] |" in text[lead:]
+    assert "| open 100x, 2027 | 0.84 [0.79, 0.89] |" in text[lead:]
     assert "| capex_2026 | 6.5e+11 USD (2026) |" in text[lead:]
-    assert "over the calibrated posterior, P(bubble) is none: 0.73 [0.67, 0.79]" in text
-    assert "What decides it: `users.saturation_tokens_per_user_day`" in text[lead:]
+    assert "over the calibrated posterior, P(bubble) is none: 0.68 [0.61, 0.74]" in text
+    assert "What decides it: `users.capability_usefulness_elasticity`" in text[lead:]
     assert "](answer-by-draw.png)" in text[lead : text.index("## Scenarios")]
     for heading in (
         "## Scenarios",

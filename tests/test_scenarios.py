@@ -49,6 +49,13 @@ def test_a_sudden_open_100x_discovery_is_a_bubble_in_most_seeds_when_labs_spend_
     assert sum(bubbles) >= 6, bubbles
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="at capability share 1, 3 of seeds 1-10 bubble (seeds 2, 9 and 10), late in the run "
+    "(gluts from month 96 on), after 13-17 of the 20 labs have gone bankrupt on take-or-pay bills "
+    "as the rent falls faster than the hardware decline their contracts are priced on (the test "
+    "below): the glut comes from the labs' failures, not from the discovery",
+)
 def test_labs_that_spend_every_gain_on_capability_absorb_a_100x_discovery():
     """At capability share 1 a frontier token needs the same compute however efficient models
     get, and labs spend every gain on more effective training compute, none on cutting its
@@ -59,9 +66,9 @@ def test_labs_that_spend_every_gain_on_capability_absorb_a_100x_discovery():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at capability share 1 (at the top of the posterior's 90 % interval, 0.41-0.97) "
-    "sudden-100x's fleet peaks at 1.0-1.3e9 H100e, 690-860x the month-0 fleet, drawing 158-175 GW "
-    "(in 161-201 GW of shells), and 16-18 of the 20 labs go bankrupt (seeds 1-10): labs that "
+    reason="at capability share 1 (at the top of the posterior's 90 % interval, 0.41-0.98) "
+    "sudden-100x's fleet peaks at 0.9-1.2e9 H100e, 590-810x the month-0 fleet, drawing 171-228 GW "
+    "(in 219-283 GW of shells), and 13-17 of the 20 labs go bankrupt (seeds 1-10): labs that "
     "spend every gain on capability train at their money's limit; nothing caps the vendor's "
     "output or the power the fleet draws (issue 12)",
 )
@@ -78,7 +85,7 @@ def test_labs_that_spend_every_gain_on_capability_stay_in_business_and_the_fleet
     strict=True,
     reason="at the calibrated medians (capability share 0.75 < 1, so background progress cuts "
     "compute per frontier token once usage nears its time budget) background progress alone "
-    "gluts the baseline in all of seeds 1-10 (bubbles in 7) and at seed 42; P(bubble) is 0.73 "
+    "gluts and bubbles the baseline in all of seeds 1-10 and at seed 42; P(bubble) is 0.68 "
     "over the posterior (docs/calibration)",
 )
 def test_the_baseline_brings_no_glut():
@@ -93,10 +100,10 @@ def test_the_baseline_brings_no_glut():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="at the calibrated medians (elasticity 0.91 < 1, capability share 0.75 < 1) a steady "
+    reason="at the calibrated medians (elasticity 0.81 < 1, capability share 0.75 < 1) a steady "
     "10x/yr efficiency gain cuts the compute that users and training buy faster than usage grows: "
-    "gradual-10x gluts and bubbles in 50 of seeds 1-50. Over the posterior P(bubble) is 0.94 "
-    "(docs/calibration), 0.88 in the third of the draws with the loosest time budget",
+    "gradual-10x gluts and bubbles in 50 of seeds 1-50. Over the posterior P(bubble) is 0.95 "
+    "(docs/calibration), 0.88 or more in every third of the draws",
 )
 def test_gradual_progress_brings_no_glut(scenario_runs):
     assert not scenario_runs["gradual-10x"].summary()["glut"]
