@@ -73,7 +73,7 @@ class GpuVendor:
             max(step - cfg.production_growth_sourced_months, 0)
             / (12.0 * cfg.production_growth_halflife_years)
         )
-        return math.log(self.cfg.production_growth_per_year) / 12 * decay
+        return math.log(cfg.production_growth_per_year) / 12 * decay
 
     def monthly_cut(self) -> float:
         """Log change of production in a month whose backlog is below normal: cuts in

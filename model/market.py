@@ -159,6 +159,11 @@ class AIMarketModel(mesa.Model):
         self.ledger = Ledger()
         self.events = EventLog()
         self.contracts = ContractBook()
+        # log decline of the rent a month that new reservations are priced on (ODD 7.2): the
+        # hardware decline of finance.rent_decline_per_month, or none on today's rent
+        labs = cfg.labs
+        years = cfg.efficiency.hardware_doubling_years
+        self.contract_rent_decline = np.log(2.0) / (12.0 * years) if labs.contracts_on_expected_rent else 0.0
         self.diffusion = Diffusion(self)
         self.background_efficiency = 1.0
         self.spot_price = cfg.compute_market.initial_price_usd_per_gpu_hour
@@ -472,10 +477,7 @@ class AIMarketModel(mesa.Model):
                 for lab in self.labs
             ]
         )
-        rent = self.reference_price
-        if cfg.contracts_on_expected_rent:
-            decline = np.log(2.0) / (12.0 * self.config.efficiency.hardware_doubling_years)
-            rent = forward_rent(rent, decline, cfg.contract_months)
+        rent = forward_rent(self.reference_price, self.contract_rent_decline, cfg.contract_months)
         price = rent * (1 + cfg.term_premium)
         self.contracts.sign(split_reservations(wanted, free), price, t + cfg.contract_months - 1)
 
