@@ -833,6 +833,16 @@ class GpuMarketConfig(Section):
         ge=0,
         lt=1,
     )
+    expansion_lag_months: int = P(
+        0,
+        "months",
+        "hypothesis: foundry and packaging capacity decided on a backlog comes on line this many "
+        "months later (range 0-24); the decisions in the pipe at month 0 are expansions, as "
+        "orders were backlogged through 2023 (sources.md#gpu-trade-press: lead times 8-11 months "
+        "in mid-2023); cuts act at once; 0 expands on this month's backlog",
+        ge=0,
+        le=120,
+    )
 
 
 class ComputeMarketConfig(Section):

@@ -6,8 +6,9 @@ order is firm (prepaid or take-or-pay) and cannot be cancelled. The quoted lead 
 with the backlog measured in months of production; the price carries a premium when the
 backlog is long and a discount when it is short (the vendor's margin falls in a glut).
 Physical production expands while orders are backlogged and is cut while they are not, as
-chip makers reallocate foundry and packaging capacity; its output in H100e also grows with
-hardware price-performance. Price per H100e falls with hardware price-performance. The
+chip makers reallocate foundry and packaging capacity; an expansion decided on a backlog can
+come on line months later (`expansion_lag_months`), while cuts act at once; its output in
+H100e also grows with hardware price-performance. Price per H100e falls with hardware price-performance. The
 vendor is outside the model's agents: its receipts go to the `gpu_vendor` account of the
 ledger.
 """
@@ -15,6 +16,7 @@ ledger.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,14 @@ class GpuVendor:
     backlog: list[Order] = field(default_factory=list)
     month: int = 0  # the month it last shipped in
     _pending: float = 0.0  # H100e in the backlog, kept as orders come, go and ship
+    # log expansions decided and not yet on line, oldest first (expansion_lag_months of them)
+    _expansions: deque[float] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        # orders were backlogged before month 0 (lead times of 8-11 months in mid-2023), so the
+        # expansions already decided come on line at the sourced rate
+        lag = self.cfg.expansion_lag_months
+        self._expansions.extend(self.monthly_growth(m - lag) for m in range(lag))
 
     @property
     def production_h100e_per_month(self) -> float:
@@ -139,10 +149,11 @@ class GpuVendor:
             shipped.append(Order(order.buyer, part, order.price_usd_per_h100e, order.placed))
         self.backlog = [o for o in self.backlog if o.h100e > 1e-9]
         self._pending = sum(o.h100e for o in self.backlog)
-        if self.backlog_months > self.cfg.normal_backlog_months:
-            self.capacity *= np.exp(self.monthly_growth(step))
-        else:
-            self.capacity *= np.exp(self.monthly_cut())
+        backlogged = self.backlog_months > self.cfg.normal_backlog_months
+        decided = self.monthly_growth(step) if backlogged else 0.0
+        self._expansions.append(decided)
+        on_line = self._expansions.popleft()  # decided expansion_lag_months ago (now, at 0)
+        self.capacity *= np.exp(on_line + self.monthly_cut())  # the cut is 0 while backlogged
         return shipped
 
     def firm(self, buyer: int) -> float:

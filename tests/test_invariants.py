@@ -200,6 +200,7 @@ configs = st.fixed_dictionaries(
         "architects.discoveries_per_year": st.floats(0.0, 6.0),
         "compute_market.price_adjustment_per_month": st.floats(0.2, 1.0),
         "gpu_market.production_growth_per_year": st.floats(1.0, 6.0),
+        "gpu_market.expansion_lag_months": st.integers(0, 24),
         "users.saturation_tokens_per_user_day": st.one_of(st.none(), st.floats(1e5, 1e8)),
         "users.max_spend_usd_per_user_month": st.floats(1.0, 300.0),
         "labs.capability_share": st.floats(0.0, 1.0),

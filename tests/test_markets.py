@@ -284,6 +284,34 @@ def test_a_year_with_an_empty_order_book_cuts_production_by_the_yearly_rate():
     assert v.production_h100e_per_month == pytest.approx(50.0 * 2 ** (1 / 2.5))
 
 
+def test_an_expansion_comes_on_line_after_its_lag_and_the_pipe_at_month_0_is_full():
+    """With a 6-month lag the first six months bring the expansions decided before the run (at
+    the sourced rate, however empty the book is now), less this month's cut; an expansion
+    decided on a long backlog in month 6 comes on line in month 12, not before."""
+    lag, cut = 6, 0.5
+    v = vendor(production_h100e_per_month=100.0, expansion_lag_months=lag, production_cut_per_year=cut)
+    g, c = np.log(2.0) / 12, np.log(1 - cut) / 12  # empty book: the full cut
+    for step in range(lag):
+        v.ship(step)
+        assert v.capacity == pytest.approx(100.0 * np.exp((step + 1) * (g + c)))
+    at_6 = v.capacity
+    v.place(1, 1e9, lag)  # a long backlog from month 6 on
+    for step in range(lag, 2 * lag):
+        v.ship(step)  # decided each month, none on line yet; backlogged, so no cut either
+        assert v.capacity == pytest.approx(at_6)
+    v.ship(2 * lag)
+    assert v.capacity == pytest.approx(at_6 * np.exp(g))
+
+
+def test_without_a_lag_an_expansion_answers_this_months_backlog():
+    """expansion_lag_months = 0 is the rule before it: grow at once while backlogged."""
+    v = vendor(production_h100e_per_month=100.0, expansion_lag_months=0)
+    assert len(v._expansions) == 0
+    v.place(1, 1e6, 0)
+    v.ship(0)
+    assert v.capacity == pytest.approx(100.0 * 2 ** (1 / 12))
+
+
 def test_production_in_h100e_grows_with_price_performance_at_a_fixed_physical_output():
     """A later GPU is more H100e: at a normal backlog the physical output is unchanged, and
     the H100e it makes double every `hardware_doubling_years` (2.5 by default)."""
