@@ -7,8 +7,8 @@ with the backlog measured in months of production; the price carries a premium w
 backlog is long and a discount when it is short (the vendor's margin falls in a glut).
 Physical production expands while orders are backlogged and is cut while they are not, as
 chip makers reallocate foundry and packaging capacity; an expansion decided on a backlog can
-come on line months later (`expansion_lag_months`), while cuts act at once; its output in
-H100e also grows with hardware price-performance. Price per H100e falls with hardware price-performance. The
+come on line months later (`expansion_lag_months`), while cuts act at once. Its output in
+H100e also grows with hardware price-performance, and its price per H100e falls with it. The
 vendor is outside the model's agents: its receipts go to the `gpu_vendor` account of the
 ledger.
 """
@@ -132,8 +132,9 @@ class GpuVendor:
         return cancelled
 
     def ship(self, step: int) -> list[Order]:
-        """Ship this month's production, oldest orders first; then grow production if orders
-        are backlogged, or cut it if the backlog is below normal."""
+        """Ship this month's production, oldest orders first; then decide an expansion if
+        orders are backlogged (on line `expansion_lag_months` later), and cut production at
+        once if the backlog is below normal."""
         self.month = step
         room = self.production_h100e_per_month
         shipped: list[Order] = []
